@@ -1,0 +1,345 @@
+"""`Sequential`: a stack of layers trained by mini-batch backprop, with Keras's API.
+
+One training step is the whole algorithm in four lines (`train_on_batch`): forward through
+the layers, the loss and its gradient, backward through the layers in reverse, one optimizer
+step. When the last layer is a sigmoid and the loss is binary crossentropy, the backward pass
+starts from the fused, stable ``dL/dz = (p - y) / n`` instead of ``dL/dp``.
+
+Randomness (initial weights, shuffling) comes only from the model's own
+``np.random.Generator``, seeded by ``seed=``: the same seed gives bitwise the same run.
+"""
+
+import warnings
+
+import numpy as np
+
+from . import inputs, losses, metrics as metrics_mod, ops, optimizers
+from .callbacks import CallbackList, History
+from .layers import Layer
+from .progress import Progbar
+
+
+class Sequential:
+    """A linear stack of layers.
+
+    Parameters
+    ----------
+    layers : list of Layer, optional
+        Layers to `add` in order.
+    seed : int, optional
+        Seed of the model's random generator (initialisation and shuffling). None draws
+        fresh entropy from the operating system.
+    dtype : "float32" or "float64"
+        Dtype of weights and computation. Gradient checks use float64.
+    """
+
+    def __init__(self, layers=None, seed=None, dtype="float32", name="sequential"):
+        self.dtype = np.dtype(dtype)
+        if self.dtype not in (np.float32, np.float64):
+            raise ValueError(f"dtype must be float32 or float64; got {dtype!r}")
+        self.name = name
+        self.seed = seed
+        self.rng = np.random.default_rng(seed)
+        self.layers = []
+        self.optimizer = None
+        self.loss = None
+        self.metrics = []
+        self.stop_training = False
+        self.history = None
+        for layer in layers or []:
+            self.add(layer)
+
+    # ----------------------------------------------------------------- building
+    def add(self, layer):
+        """Append a layer; it is built at once if its input size is known."""
+        if not isinstance(layer, Layer):
+            raise TypeError(f"add() takes an nn.layers.Layer; got {type(layer).__name__}")
+        if layer.built or any(layer is other for other in self.layers):
+            raise ValueError(f"layer {layer.name or layer!r} already belongs to a model")
+        if self.layers and layer.input_dim is not None \
+                and layer.input_dim != self.layers[-1].output_dim():
+            raise ValueError(f"{layer!r} expects {layer.input_dim} inputs but the previous "
+                             f"layer outputs {self.layers[-1].output_dim()}")
+        base = type(layer).__name__.lower()
+        if layer.name is None:
+            taken = {other.name for other in self.layers}
+            layer.name = next(n for n in (f"{base}_{i}" if i else base for i in range(10**6))
+                              if n not in taken)
+        self.layers.append(layer)
+        if len(self.layers) == 1:
+            if layer.input_dim is not None:
+                self.build(layer.input_dim)
+        elif self.layers[-2].built:
+            layer.build(self.layers[-2].output_dim(), self.rng, self.dtype)
+
+    def build(self, input_dim):
+        """Create every layer's weights for inputs with ``input_dim`` features."""
+        for layer in self.layers:
+            if not layer.built:
+                layer.build(input_dim, self.rng, self.dtype)
+            input_dim = layer.output_dim()
+
+    @property
+    def built(self):
+        return bool(self.layers) and all(layer.built for layer in self.layers)
+
+    @property
+    def input_dim(self):
+        return self.layers[0].input_dim if self.layers else None
+
+    def count_params(self):
+        return sum(layer.count_params() for layer in self.layers)
+
+    def summary(self, print_fn=print):
+        """Print each layer's name, output shape and parameter count, as Keras does."""
+        if not self.built:
+            raise ValueError("this model has not been built yet: give the first layer an "
+                             "input_shape, e.g. Dense(16, input_shape=(10000,)), or call "
+                             "fit/predict first")
+        line, cols = "_" * 65, (29, 26, 10)
+        row = lambda *v: "".join(f"{str(x):<{w}}" for x, w in zip(v, cols)).rstrip()
+        print_fn(f'Model: "{self.name}"')
+        print_fn(line)
+        print_fn(row("Layer (type)", "Output Shape", "Param #"))
+        print_fn("=" * 65)
+        for i, layer in enumerate(self.layers):
+            print_fn(row(f"{layer.name} ({type(layer).__name__})",
+                         f"(None, {layer.output_dim()})", f"{layer.count_params():,}"))
+            print_fn(line if i < len(self.layers) - 1 else "=" * 65)
+        total = self.count_params()
+        print_fn(f"Total params: {total:,}")
+        print_fn(f"Trainable params: {total:,}")
+        print_fn("Non-trainable params: 0")
+        print_fn(line)
+
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None):
+        """Choose the optimizer, the loss and the metrics reported during training."""
+        if loss is None:
+            raise ValueError("compile() needs a loss, e.g. loss='binary_crossentropy'")
+        self.optimizer = optimizers.get(optimizer)
+        self.loss = losses.get(loss)
+        if isinstance(metrics, (str, bytes)) or callable(metrics):
+            metrics = [metrics]
+        self.metrics = [metrics_mod.get(m) for m in metrics or []]
+        names = [self.loss_name] + [name for name, _ in self.metrics]
+        if len(set(names)) != len(names):
+            raise ValueError(f"metric names must be unique; got {names}")
+
+    loss_name = "loss"
+
+    # ------------------------------------------------------------ one step
+    def _forward(self, x, training=False):
+        for layer in self.layers:
+            x = layer.forward(x, training=training)
+        return x
+
+    def _backward(self, y, p):
+        last = self.layers[-1]
+        dz = self.loss.fused_gradient(y, p, last.activation)
+        if dz is not None:
+            delta = last.backward_z(dz, need_dx=len(self.layers) > 1)
+        else:
+            delta = last.backward(self.loss.gradient(y, p), need_dx=len(self.layers) > 1)
+        for i in range(len(self.layers) - 2, -1, -1):
+            # The first layer's dL/dx would be (batch, n_features) and is never used.
+            delta = self.layers[i].backward(delta, need_dx=i > 0)
+
+    def _named_params(self):
+        return [(f"{layer.name}/{key}", layer.params[key], layer.grads[key])
+                for layer in self.layers for key in layer.params]
+
+    def _train_step(self, x, y):
+        p = self._forward(x, training=True)
+        loss_value = self.loss(y, p)
+        self._backward(y, p)
+        self.optimizer.apply(self._named_params())
+        return loss_value, p
+
+    def train_on_batch(self, x, y):
+        """One gradient step on one batch; returns the batch loss (before the step)."""
+        x, y = self._check_data(x, y, "x", "y")
+        return self._train_step(ops.slice_rows(x, 0, len(y), self.dtype), y)[0]
+
+    # -------------------------------------------------------------- checks
+    def _check_compiled(self, what):
+        if self.loss is None or self.optimizer is None:
+            raise ValueError(f"the model must be compiled before {what}(): call "
+                             "model.compile(optimizer='rmsprop', loss='binary_crossentropy')")
+        if not self.layers:
+            raise ValueError(f"the model has no layers; add some before {what}()")
+
+    def _check_x(self, x, name):
+        x, n, d = inputs.prepare_x(x, name)
+        if not self.layers:
+            raise ValueError("the model has no layers; add some first")
+        if not self.built:
+            self.build(d)
+        elif d != self.input_dim:
+            raise ValueError(f"{name} has {d} features but the model expects "
+                             f"{self.input_dim} (the first layer's input size)")
+        return x, n
+
+    def _check_data(self, x, y, xname, yname):
+        x, n = self._check_x(x, xname)
+        y = inputs.prepare_y(y, n, self.layers[-1].output_dim(), self.dtype, self.loss, yname)
+        return x, y
+
+    # ----------------------------------------------------------- training
+    def fit(self, x, y, batch_size=32, epochs=1, verbose=1, validation_data=None,
+            validation_split=0.0, shuffle=True, callbacks=None, initial_epoch=0):
+        """Train for ``epochs`` passes over (x, y) in shuffled mini-batches.
+
+        ``x`` is (n_samples, n_features), dense or sparse; ``y`` is (n_samples,) or
+        (n_samples, units). ``validation_split`` holds out the *last* fraction of the data,
+        before any shuffling, as Keras does. Returns a `History`.
+        """
+        self._check_compiled("fit")
+        batch_size = inputs.check_batch_size(batch_size)
+        epochs = inputs.check_epochs(epochs)
+        verbose = inputs.check_verbose(verbose)
+        x, y = self._check_data(x, y, "x", "y")
+        if validation_data is not None and validation_split:
+            raise ValueError("pass validation_data or validation_split, not both")
+        if not 0 <= validation_split < 1:
+            raise ValueError(f"validation_split must be in [0, 1); got {validation_split!r}")
+        if validation_split:
+            split = int(len(y) * (1 - validation_split))
+            if split == 0 or split == len(y):
+                raise ValueError(f"validation_split={validation_split} leaves "
+                                 f"{split} training and {len(y) - split} validation samples")
+            x, x_val = ops.slice_rows(x, 0, split, None), ops.slice_rows(x, split, len(y), None)
+            y, y_val = y[:split], y[split:]
+        elif validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+                raise ValueError("validation_data must be a tuple (x_val, y_val)")
+            x_val, y_val = self._check_data(*validation_data, "validation x", "validation y")
+        else:
+            x_val = y_val = None
+
+        self.history = History()
+        cbs = CallbackList([self.history, *(callbacks or [])], self)
+        self.stop_training = False
+        if verbose:
+            val_text = f", validate on {len(y_val)} samples" if y_val is not None else ""
+            print(f"Train on {len(y)} samples{val_text}")
+        cbs.call("on_train_begin", {})
+        for epoch in range(initial_epoch, epochs):
+            cbs.call("on_epoch_begin", epoch, {})
+            if verbose:
+                print(f"Epoch {epoch + 1}/{epochs}")
+            progbar = Progbar(len(y), verbose)
+            logs = self._run_epoch(x, y, batch_size, shuffle, progbar, cbs)
+            if y_val is not None:
+                val = self._evaluate(x_val, y_val, batch_size, None)
+                logs.update({f"val_{k}": v for k, v in val.items()})
+            if not np.isfinite(logs["loss"]):
+                warnings.warn(f"the training loss became {logs['loss']} in epoch {epoch + 1}: "
+                              "training diverged (lower the learning rate, or check the "
+                              "inputs); callbacks.TerminateOnNaN stops it", RuntimeWarning,
+                              stacklevel=2)
+            progbar.finish(logs)
+            cbs.call("on_epoch_end", epoch, logs)
+            if self.stop_training:
+                break
+        cbs.call("on_train_end", {})
+        return self.history
+
+    def _run_epoch(self, x, y, batch_size, shuffle, progbar, cbs):
+        n = len(y)
+        order = self.rng.permutation(n) if shuffle else None
+        totals = Totals(self.metrics)
+        for batch, start in enumerate(range(0, n, batch_size)):
+            stop = min(start + batch_size, n)
+            if shuffle:
+                rows = order[start:stop]
+                xb, yb = ops.take_rows(x, rows, self.dtype), y[rows]
+            else:
+                xb, yb = ops.slice_rows(x, start, stop, self.dtype), y[start:stop]
+            loss_value, p = self._train_step(xb, yb)
+            totals.add(loss_value, yb, p)
+            progbar.update(stop, totals.means())
+            cbs.call("on_train_batch_end", batch, {"loss": loss_value})
+        return totals.means()
+
+    # ---------------------------------------------------------- inference
+    def evaluate(self, x, y, batch_size=32, verbose=1):
+        """Mean loss and metrics over (x, y): ``[loss, *metrics]``, or the loss alone when
+        the model has no metrics."""
+        self._check_compiled("evaluate")
+        batch_size = inputs.check_batch_size(batch_size)
+        verbose = inputs.check_verbose(verbose)
+        x, y = self._check_data(x, y, "x", "y")
+        logs = self._evaluate(x, y, batch_size, Progbar(len(y), verbose))
+        values = list(logs.values())
+        return values if self.metrics else values[0]
+
+    def _evaluate(self, x, y, batch_size, progbar):
+        totals = Totals(self.metrics)
+        for start in range(0, len(y), batch_size):
+            stop = min(start + batch_size, len(y))
+            yb = y[start:stop]
+            p = self._forward(ops.slice_rows(x, start, stop, self.dtype))
+            totals.add(self.loss(yb, p), yb, p)
+            if progbar is not None:
+                progbar.update(stop, totals.means())
+        logs = totals.means()
+        if progbar is not None:
+            progbar.finish(logs)
+        return logs
+
+    def predict(self, x, batch_size=32, verbose=0):
+        """Outputs for x, shape (n_samples, units), in the model's dtype (float32 default)."""
+        batch_size = inputs.check_batch_size(batch_size)
+        x, n = self._check_x(x, "x")
+        out = np.empty((n, self.layers[-1].output_dim()), dtype=self.dtype)
+        for start in range(0, n, batch_size):
+            stop = min(start + batch_size, n)
+            out[start:stop] = self._forward(ops.slice_rows(x, start, stop, self.dtype))
+        return out
+
+    # ------------------------------------------------------------ weights
+    def get_weights(self):
+        """Copies of every layer's parameters: [kernel_1, bias_1, kernel_2, bias_2, ...]."""
+        return [p.copy() for layer in self.layers for p in layer.params.values()]
+
+    def set_weights(self, weights):
+        """Set parameters from a list shaped like `get_weights()`."""
+        if not self.built:
+            raise ValueError("build the model (give input_shape, or fit once) before "
+                             "set_weights()")
+        slots = [(layer, key) for layer in self.layers for key in layer.params]
+        weights = list(weights)
+        if len(weights) != len(slots):
+            raise ValueError(f"expected {len(slots)} weight arrays (kernel and bias per "
+                             f"layer); got {len(weights)}")
+        new = []
+        for (layer, key), w in zip(slots, weights):
+            w = np.asarray(w)
+            if w.shape != layer.params[key].shape:
+                raise ValueError(f"{layer.name}/{key} has shape {layer.params[key].shape}; "
+                                 f"got an array of shape {w.shape}")
+            inputs.check_finite(w.astype(self.dtype, copy=False), f"{layer.name}/{key}")
+            new.append(np.array(w, dtype=self.dtype))
+        for (layer, key), w in zip(slots, new):
+            layer.params[key] = w
+
+
+class Totals:
+    """Running sample-weighted means of the loss and metrics over batches."""
+
+    def __init__(self, metrics):
+        self.metrics = metrics
+        self.sums = np.zeros(1 + len(metrics))
+        self.count = 0
+
+    def add(self, loss_value, y, p):
+        n = len(y)
+        self.sums[0] += loss_value * n
+        for i, (_, fn) in enumerate(self.metrics, start=1):
+            value = np.asarray(fn(y, p), dtype=np.float64)
+            self.sums[i] += value.sum() if value.ndim else value * n
+        self.count += n
+
+    def means(self):
+        names = ["loss"] + [name for name, _ in self.metrics]
+        return {k: float(s / max(self.count, 1)) for k, s in zip(names, self.sums)}

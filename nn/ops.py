@@ -1,0 +1,57 @@
+"""The one place where a layer's matrix products meet their input type.
+
+A `Dense` layer computes ``z = x @ W + b`` forward and ``dW = x.T @ delta`` backward. ``x``
+is either a dense NumPy batch (BLAS does the work) or a sparse `nn.sparse.CSRMatrix`
+(numba kernels in `nn.kernels` do it, touching only the nonzeros). Layers, models and the
+training loop call these functions and never look at the input type themselves.
+"""
+
+import numpy as np
+
+from . import kernels
+from .sparse import CSRMatrix, as_sparse_input
+
+
+def affine(x, W, b):
+    """z = x @ W + b, shape (n_samples, units)."""
+    if isinstance(x, CSRMatrix):
+        if x.data is None:
+            return kernels.spmm_ones(x.indptr, x.indices, W, b)
+        return kernels.spmm(x.indptr, x.indices, x.data.astype(W.dtype, copy=False), W, b)
+    z = x @ W
+    z += b
+    return z
+
+
+def weight_grad(x, delta):
+    """dW = x.T @ delta, shape (n_features, units)."""
+    if isinstance(x, CSRMatrix):
+        if x.data is None:
+            return kernels.spmm_t_ones(x.indptr, x.indices, delta, x.shape[1])
+        return kernels.spmm_t(x.indptr, x.indices, x.data.astype(delta.dtype, copy=False),
+                              delta, x.shape[1])
+    return x.T @ delta
+
+
+def take_rows(x, rows, dtype):
+    """The batch ``x[rows]``; a dense batch is cast to ``dtype`` (one batch at a time, so a
+    large float64 input is never copied whole)."""
+    if isinstance(x, CSRMatrix):
+        return x.take(rows)
+    return np.asarray(x[rows], dtype=dtype)
+
+
+def slice_rows(x, start, stop, dtype):
+    """The contiguous batch ``x[start:stop]`` (a view for dense input when dtypes agree)."""
+    if isinstance(x, CSRMatrix):
+        return x[start:stop]
+    return np.asarray(x[start:stop], dtype=dtype)
+
+
+def as_input(x):
+    """Accept ``x`` as model input: a `CSRMatrix` (scipy sparse is converted, never
+    densified) or a 2-D NumPy array. Returns (x, is_sparse)."""
+    sparse = as_sparse_input(x)
+    if sparse is not None:
+        return sparse, True
+    return x, False

@@ -1,0 +1,171 @@
+"""Optimizers: the update math and their own slot state, nothing else.
+
+The base class owns the plumbing (walking the parameters, counting steps); a subclass writes
+its hyperparameters and one `update_step(w, g, slots)` that changes ``w`` in place. Slot
+state (RMSprop's velocity, Adam's moments) lives here, keyed by the parameter's name, never
+on the layer. Formulas follow Keras 3 exactly, including where epsilon sits.
+"""
+
+import numpy as np
+
+from . import kernels
+
+
+class Optimizer:
+    """Base class. ``apply(named_params)`` takes ``[(key, w, g), ...]`` and updates each ``w``."""
+
+    name = "optimizer"
+    slot_names = ()
+
+    def __init__(self, learning_rate):
+        _check_positive("learning_rate", learning_rate)
+        self.learning_rate = float(learning_rate)
+        self.iterations = 0
+        self.slots = {}
+
+    def apply(self, named_params):
+        for key, w, g in named_params:
+            if key not in self.slots:
+                self.slots[key] = {s: np.zeros_like(w) for s in self.slot_names}
+            self.update_step(w, g, self.slots[key])
+        self.iterations += 1
+
+    def update_step(self, w, g, slots):
+        raise NotImplementedError
+
+    def get_config(self):
+        return {"name": self.name, "learning_rate": self.learning_rate}
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items() if k != "name")
+        return f"{type(self).__name__}({args})"
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, with optional (Nesterov) momentum.
+
+    Without momentum: ``w -= lr * g``. With momentum:
+    ``m = momentum * m - lr * g``; ``w += m`` (or ``w += momentum * m - lr * g`` for Nesterov).
+    """
+
+    name = "sgd"
+
+    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False):
+        super().__init__(learning_rate)
+        if not 0 <= momentum <= 1:
+            raise ValueError(f"momentum must be in [0, 1]; got {momentum!r}")
+        self.momentum = float(momentum)
+        self.nesterov = bool(nesterov)
+        self.slot_names = ("momentum",) if self.momentum else ()
+
+    def update_step(self, w, g, slots):
+        lr = w.dtype.type(self.learning_rate)
+        if not self.momentum:
+            w -= lr * g
+            return
+        m = slots["momentum"]
+        m *= w.dtype.type(self.momentum)
+        m -= lr * g
+        if self.nesterov:
+            w += w.dtype.type(self.momentum) * m - lr * g
+        else:
+            w += m
+
+    def get_config(self):
+        return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
+
+
+class RMSprop(Optimizer):
+    """RMSprop as Keras 3 computes it (epsilon *inside* the square root)::
+
+        v = rho * v + (1 - rho) * g**2
+        w -= learning_rate * g / sqrt(v + epsilon)
+
+    ``lr=`` is accepted as the old Keras 2 name of ``learning_rate``. The update runs as one
+    fused compiled pass over ``w``, ``g`` and ``v`` (`nn.kernels.rmsprop_update`).
+    """
+
+    name = "rmsprop"
+    slot_names = ("velocity",)
+
+    def __init__(self, learning_rate=0.001, rho=0.9, epsilon=1e-7, lr=None):
+        super().__init__(_keras2_lr(learning_rate, lr, 0.001))
+        if not 0 <= rho < 1:
+            raise ValueError(f"rho must be in [0, 1); got {rho!r}")
+        _check_positive("epsilon", epsilon)
+        self.rho = float(rho)
+        self.epsilon = float(epsilon)
+
+    def update_step(self, w, g, slots):
+        kernels.rmsprop_update(w, np.ascontiguousarray(g, dtype=w.dtype), slots["velocity"],
+                               self.learning_rate, self.rho, self.epsilon)
+
+    def get_config(self):
+        return {**super().get_config(), "rho": self.rho, "epsilon": self.epsilon}
+
+
+class Adam(Optimizer):
+    """Adam as Keras 3 computes it::
+
+        t = iterations + 1
+        alpha = learning_rate * sqrt(1 - beta_2**t) / (1 - beta_1**t)
+        m += (g - m) * (1 - beta_1)
+        v += (g**2 - v) * (1 - beta_2)
+        w -= alpha * m / (sqrt(v) + epsilon)
+    """
+
+    name = "adam"
+    slot_names = ("m", "v")
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, lr=None):
+        super().__init__(_keras2_lr(learning_rate, lr, 0.001))
+        for name, beta in (("beta_1", beta_1), ("beta_2", beta_2)):
+            if not 0 <= beta < 1:
+                raise ValueError(f"{name} must be in [0, 1); got {beta!r}")
+        _check_positive("epsilon", epsilon)
+        self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
+
+    def update_step(self, w, g, slots):
+        t = self.iterations + 1
+        f = w.dtype.type
+        alpha = f(self.learning_rate * np.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t))
+        m, v = slots["m"], slots["v"]
+        m += (g - m) * f(1 - self.beta_1)
+        v += (g * g - v) * f(1 - self.beta_2)
+        w -= alpha * m / (np.sqrt(v) + f(self.epsilon))
+
+    def get_config(self):
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
+                "epsilon": self.epsilon}
+
+
+def _check_positive(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)) \
+            or not np.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a positive number; got {value!r}")
+
+
+def _keras2_lr(learning_rate, lr, default):
+    if lr is None:
+        return learning_rate
+    if learning_rate != default and learning_rate != lr:
+        raise ValueError(f"got both learning_rate={learning_rate!r} and lr={lr!r}; "
+                         "pass only learning_rate (lr is the old Keras 2 name)")
+    return lr
+
+
+_BY_NAME = {"sgd": SGD, "rmsprop": RMSprop, "adam": Adam}
+
+
+def get(identifier):
+    """A fresh optimizer by name ("rmsprop", "sgd", "adam") or an `Optimizer` unchanged."""
+    if isinstance(identifier, Optimizer):
+        return identifier
+    if isinstance(identifier, str):
+        try:
+            return _BY_NAME[identifier.lower()]()
+        except KeyError:
+            raise ValueError(f"unknown optimizer {identifier!r}; expected one of "
+                             f"{sorted(_BY_NAME)} or an nn.optimizers.Optimizer") from None
+    raise TypeError(f"optimizer must be a name or an nn.optimizers.Optimizer; "
+                    f"got {type(identifier).__name__}")

@@ -1,0 +1,182 @@
+"""Sequential: training, Keras-compatible API and output, determinism."""
+
+import numpy as np
+import pytest
+
+from nn import layers, metrics, models
+from helpers import mlp, separable
+
+
+def notebook_model(seed=0):
+    model = models.Sequential(seed=seed)
+    model.add(layers.Dense(16, activation="relu", input_shape=(10000,)))
+    model.add(layers.Dense(16, activation="relu"))
+    model.add(layers.Dense(1, activation="sigmoid"))
+    return model
+
+
+def test_learns_a_separable_problem():
+    x, y = separable(n=1000, d=20)
+    model = mlp(seed=1)
+    model.compile(optimizer="rmsprop", loss="binary_crossentropy", metrics=["accuracy"])
+    history = model.fit(x[:800], y[:800], epochs=30, batch_size=32, verbose=0)
+    loss, acc = model.evaluate(x[800:], y[800:], verbose=0)
+    assert acc > 0.95
+    assert history.history["loss"][-1] < history.history["loss"][0] / 3
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_other_optimizers_and_mse_learn_too(optimizer):
+    x, y = separable(n=600, d=10)
+    model = mlp(hidden=(8,), seed=2)
+    model.compile(optimizer=optimizer, loss="mse", metrics=["acc"])
+    model.fit(x, y, epochs=40 if optimizer == "sgd" else 15, batch_size=16, verbose=0)
+    assert model.evaluate(x, y, verbose=0)[1] > 0.9
+
+
+def test_same_seed_gives_bitwise_identical_weights():
+    x, y = separable(n=300, d=12)
+
+    def train(seed):
+        model = mlp(seed=seed)
+        model.compile(optimizer="rmsprop", loss="binary_crossentropy")
+        model.fit(x, y, epochs=3, batch_size=32, verbose=0, validation_split=0.2)
+        return model.get_weights()
+
+    first, second, other = train(7), train(7), train(8)
+    assert all(np.array_equal(a, b) for a, b in zip(first, second))
+    assert not all(np.array_equal(a, b) for a, b in zip(first, other))
+
+
+def test_summary_counts_the_notebook_parameters(capsys):
+    model = notebook_model()
+    assert model.count_params() == 160_305
+    model.summary()
+    out = capsys.readouterr().out
+    assert "dense (Dense)" in out and "dense_2 (Dense)" in out
+    assert "(None, 16)" in out and "160,016" in out and "Total params: 160,305" in out
+
+
+def test_input_size_comes_from_the_first_batch():
+    model = mlp(hidden=(4,))
+    assert not model.built
+    x, y = separable(n=20, d=9)
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(x, y, verbose=0)
+    assert model.input_dim == 9 and model.layers[0].params["kernel"].shape == (9, 4)
+
+
+def test_history_keys_follow_the_names_given():
+    x, y = separable(n=100, d=5)
+    model = mlp(hidden=(4,))
+    model.compile(optimizer="rmsprop", loss="binary_crossentropy",
+                  metrics=["accuracy", metrics.binary_accuracy])
+    h = model.fit(x, y, epochs=2, verbose=0, validation_data=(x[:30], y[:30]))
+    assert list(h.history) == ["loss", "accuracy", "binary_accuracy", "val_loss",
+                               "val_accuracy", "val_binary_accuracy"]
+    assert all(len(v) == 2 for v in h.history.values()) and h.epoch == [0, 1]
+    assert h.history["accuracy"] == h.history["binary_accuracy"]
+
+
+def test_custom_metric_callable():
+    x, y = separable(n=64, d=5)
+    model = mlp(hidden=(4,))
+
+    def positive_rate(y_true, y_pred):
+        return np.mean(y_pred > 0.5)
+
+    model.compile(optimizer="sgd", loss="binary_crossentropy", metrics=[positive_rate])
+    loss, rate = model.evaluate(x, y, verbose=0)
+    assert rate == pytest.approx(np.mean(model.predict(x) > 0.5))
+
+
+def test_evaluate_returns_scalar_without_metrics_and_matches_predict():
+    x, y = separable(n=100, d=5)
+    model = mlp(hidden=(4,))
+    model.compile(optimizer="sgd", loss="binary_crossentropy")
+    loss = model.evaluate(x, y, batch_size=7, verbose=0)
+    assert isinstance(loss, float)
+    p = model.predict(x, batch_size=13)
+    assert p.shape == (100, 1) and p.dtype == np.float32
+    p64 = p.astype(np.float64).clip(1e-7, 1 - 1e-7)
+    expected = -np.mean(y * np.log(p64[:, 0]) + (1 - y) * np.log(1 - p64[:, 0]))
+    assert loss == pytest.approx(expected, rel=1e-5)
+
+
+def test_validation_split_takes_the_last_fraction_before_shuffling():
+    x, y = separable(n=100, d=5)
+    a, b = mlp(hidden=(4,), seed=3), mlp(hidden=(4,), seed=3)
+    for m in (a, b):
+        m.compile(optimizer="rmsprop", loss="binary_crossentropy", metrics=["accuracy"])
+    ha = a.fit(x, y, epochs=2, verbose=0, validation_split=0.25)
+    hb = b.fit(x[:75], y[:75], epochs=2, verbose=0, validation_data=(x[75:], y[75:]))
+    assert ha.history == hb.history
+
+
+def test_progress_output_matches_keras(capsys):
+    x, y = separable(n=40, d=5)
+    model = mlp(hidden=(4,))
+    model.compile(optimizer="rmsprop", loss="binary_crossentropy", metrics=["binary_accuracy"])
+    model.fit(x, y, epochs=2, batch_size=8, validation_split=0.25, verbose=1)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "Train on 30 samples, validate on 10 samples"
+    assert lines[1] == "Epoch 1/2" and lines[3] == "Epoch 2/2"
+    assert lines[2].startswith("30/30 [==============================] - ")
+    assert "/step - loss: " in lines[2] and " - val_binary_accuracy: " in lines[2]
+    model.fit(x, y, epochs=3, verbose=2)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1 + 3 * 2 and "[" not in lines[2] and "- loss:" in lines[2]
+    model.fit(x, y, epochs=1, verbose=0)
+    model.evaluate(x, y, verbose=0)
+    assert capsys.readouterr().out == ""
+
+
+def test_plain_callback_objects_and_stop_training():
+    x, y = separable(n=40, d=5)
+    model = mlp(hidden=(4,))
+    model.compile(optimizer="sgd", loss="binary_crossentropy")
+    seen = []
+
+    class Stopper:
+        def on_epoch_end(self, epoch, logs):
+            seen.append((epoch, sorted(logs)))
+            if epoch == 1:
+                model.stop_training = True
+
+    history = model.fit(x, y, epochs=10, verbose=0, callbacks=[Stopper()])
+    assert seen == [(0, ["loss"]), (1, ["loss"])] and len(history.history["loss"]) == 2
+
+
+def test_epochs_zero_trains_nothing():
+    x, y = separable(n=20, d=5)
+    model = mlp(hidden=(4,), input_dim=5)
+    model.compile(optimizer="sgd", loss="mse")
+    before = model.get_weights()
+    assert model.fit(x, y, epochs=0, verbose=0).history == {}
+    assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+
+
+def test_get_and_set_weights_round_trip():
+    a, b = notebook_model(seed=1), notebook_model(seed=2)
+    weights = a.get_weights()
+    assert [w.shape for w in weights] == [(10000, 16), (16,), (16, 16), (16,), (16, 1), (1,)]
+    b.set_weights(weights)
+    x = np.random.default_rng(0).random((5, 10000)) < 0.01
+    np.testing.assert_array_equal(a.predict(x), b.predict(x))
+    weights[0][0, 0] = 99.0  # get_weights returns copies
+    assert a.layers[0].params["kernel"][0, 0] != 99.0
+
+
+def test_float64_models_and_dense_inputs_of_any_dtype():
+    x, y = separable(n=50, d=6)
+    model = mlp(hidden=(4,), dtype="float64")
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(x.astype(np.float32), y, verbose=0)
+    assert model.predict(x).dtype == np.float64
+    model32 = mlp(hidden=(4,))
+    model32.compile(optimizer="sgd", loss="binary_crossentropy")
+    model32.fit((x > 0).astype(np.int8), y.astype(int), verbose=0)  # ints and bools work
+    model32.fit(x > 0, y.astype(bool), verbose=0)
+    frozen = np.asarray(x)
+    frozen.setflags(write=False)  # the input is read, never written or copied whole
+    model32.fit(frozen, y, verbose=0)
