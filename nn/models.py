@@ -13,7 +13,7 @@ import warnings
 
 import numpy as np
 
-from . import inputs, losses, metrics as metrics_mod, ops, optimizers
+from . import inputs, losses, metrics as metrics_mod, ops, optimizers, saving
 from .callbacks import CallbackList, History
 from .layers import Layer
 from .progress import Progbar
@@ -259,6 +259,8 @@ class Sequential:
             totals.add(loss_value, yb, p)
             progbar.update(stop, totals.means())
             cbs.call("on_train_batch_end", batch, {"loss": loss_value})
+            if self.stop_training:
+                break
         return totals.means()
 
     # ---------------------------------------------------------- inference
@@ -322,6 +324,25 @@ class Sequential:
             new.append(np.array(w, dtype=self.dtype))
         for (layer, key), w in zip(slots, new):
             layer.params[key] = w
+
+
+    def save_weights(self, path):
+        """Write the weights to an .npz file, atomically, without pickles."""
+        saving.save_weights(self, path)
+
+    def load_weights(self, path):
+        """Read weights written by `save_weights`; checks layer count and every shape."""
+        saving.load_weights(self, path)
+
+    def save(self, path):
+        """Write architecture, compile settings, weights and optimizer state to one .npz;
+        read it back with `nn.models.load_model`."""
+        saving.save(self, path)
+
+
+def load_model(path, custom_objects=None):
+    """Rebuild a model written by `Sequential.save`; never executes code from the file."""
+    return saving.load_model(path, custom_objects)
 
 
 class Totals:

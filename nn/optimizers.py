@@ -169,3 +169,12 @@ def get(identifier):
                              f"{sorted(_BY_NAME)} or an nn.optimizers.Optimizer") from None
     raise TypeError(f"optimizer must be a name or an nn.optimizers.Optimizer; "
                     f"got {type(identifier).__name__}")
+
+
+def from_config(config):
+    """An optimizer from its `get_config()` dict, e.g. ``{"name": "rmsprop", "rho": 0.9}``."""
+    config = dict(config)
+    name = config.pop("name", None)
+    if name not in _BY_NAME:
+        raise ValueError(f"unknown optimizer {name!r}; expected one of {sorted(_BY_NAME)}")
+    return _BY_NAME[name](**config)

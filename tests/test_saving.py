@@ -1,0 +1,110 @@
+"""Weight files and whole-model files: round trips, checks, atomic writes, no pickles."""
+
+import os
+import zipfile
+
+import numpy as np
+import pytest
+
+from nn import layers, losses, metrics, models
+from helpers import mlp, separable
+
+X, Y = separable(n=120, d=6)
+
+
+def trained(seed=0):
+    model = mlp(hidden=(8, 4), input_dim=6, seed=seed)
+    model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+    model.fit(X, Y, epochs=2, batch_size=16, verbose=0)
+    return model
+
+
+def test_weights_round_trip(tmp_path):
+    a, b = trained(0), mlp(hidden=(8, 4), input_dim=6, seed=9)
+    a.save_weights(tmp_path / "w.npz")
+    b.load_weights(tmp_path / "w.npz")
+    np.testing.assert_array_equal(a.predict(X), b.predict(X))
+    with np.load(tmp_path / "w.npz", allow_pickle=False) as f:  # no pickles inside
+        assert sorted(f.files) == ["dense/bias", "dense/kernel", "dense_1/bias",
+                                   "dense_1/kernel", "dense_2/bias", "dense_2/kernel"]
+
+
+def test_load_weights_names_the_mismatch(tmp_path):
+    trained().save_weights(tmp_path / "w.npz")
+    with pytest.raises(ValueError, match="holds weights for 3 layers.*the model has 2"):
+        mlp(hidden=(8,), input_dim=6).load_weights(tmp_path / "w.npz")
+    with pytest.raises(ValueError, match=r"layer 'dense_1' kernel has shape \(8, 5\) but .* "
+                                         r"holds \(8, 4\)"):
+        mlp(hidden=(8, 5), input_dim=6).load_weights(tmp_path / "w.npz")
+
+
+def test_whole_model_round_trip_keeps_training_state(tmp_path):
+    a = trained()
+    a.save(tmp_path / "m.npz")
+    b = models.load_model(tmp_path / "m.npz")
+    np.testing.assert_array_equal(a.predict(X), b.predict(X))
+    assert b.optimizer.get_config() == a.optimizer.get_config()
+    assert b.optimizer.iterations == a.optimizer.iterations
+    assert [n for n, _ in b.metrics] == ["accuracy"]
+    # Resuming gives the same next step as continuing the original.
+    a.train_on_batch(X[:16], Y[:16])
+    b.train_on_batch(X[:16], Y[:16])
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_array_equal(wa, wb)
+
+
+def test_custom_objects_are_looked_up_by_name(tmp_path):
+    def hits(y_true, y_pred):
+        return np.mean((y_pred > 0.5) == y_true)
+
+    a = mlp(hidden=(4,), input_dim=6)
+    a.compile(optimizer="sgd", loss="mse", metrics=[hits])
+    a.save(tmp_path / "m.npz")
+    with pytest.raises(ValueError, match="unknown metric 'hits'"):
+        models.load_model(tmp_path / "m.npz")
+    b = models.load_model(tmp_path / "m.npz", custom_objects={"hits": hits})
+    assert b.evaluate(X, Y, verbose=0) == a.evaluate(X, Y, verbose=0)
+
+
+def test_weights_only_file_is_not_a_model(tmp_path):
+    trained().save_weights(tmp_path / "w.npz")
+    with pytest.raises(ValueError, match="holds weights only.*load_weights"):
+        models.load_model(tmp_path / "w.npz")
+
+
+def test_truncated_and_garbage_files_give_clear_errors(tmp_path):
+    trained().save(tmp_path / "m.npz")
+    data = (tmp_path / "m.npz").read_bytes()
+    (tmp_path / "cut.npz").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match="cut.npz is not a readable nn weights file"):
+        models.load_model(tmp_path / "cut.npz")
+    (tmp_path / "junk.npz").write_bytes(b"not a zip at all")
+    with pytest.raises(ValueError, match="not a readable"):
+        mlp(hidden=(4,), input_dim=6).load_weights(tmp_path / "junk.npz")
+    with pytest.raises(FileNotFoundError):
+        models.load_model(tmp_path / "missing.npz")
+
+
+def test_pickled_content_is_never_loaded(tmp_path):
+    evil = np.array([{"x": 1}], dtype=object)
+    with zipfile.ZipFile(tmp_path / "evil.npz", "w") as z:
+        with z.open("dense/kernel.npy", "w") as f:
+            np.lib.format.write_array(f, evil, allow_pickle=True)
+    with pytest.raises(ValueError, match="not a readable"):
+        mlp(hidden=(4,), input_dim=6).load_weights(tmp_path / "evil.npz")
+
+
+def test_a_failed_write_leaves_the_old_file(tmp_path, monkeypatch):
+    model = trained()
+    path = tmp_path / "w.npz"
+    model.save_weights(path)
+    before = path.read_bytes()
+
+    def crash(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "fsync", crash)
+    with pytest.raises(OSError, match="disk full"):
+        trained(seed=3).save_weights(path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["w.npz"]  # no temporary left behind
