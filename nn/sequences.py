@@ -40,6 +40,9 @@ class Sequences:
             raise ValueError(f"offsets must start at 0 and end at len(tokens)={tokens.size}")
         if np.any(np.diff(offsets) < 0):
             raise ValueError("offsets must be non-decreasing")
+        if tokens.size and tokens.dtype.itemsize > 4 and (
+                tokens.min() < np.iinfo(np.int32).min or tokens.max() > np.iinfo(np.int32).max):
+            raise ValueError("sequence values must fit in int32")
         self.tokens = np.ascontiguousarray(tokens, dtype=np.int32)
         self.offsets = np.ascontiguousarray(offsets, dtype=np.int64)
 
@@ -57,10 +60,7 @@ class Sequences:
             if not np.all(np.mod(tokens, 1) == 0):
                 raise TypeError("sequences must hold integers; got non-integer values")
             tokens = tokens.astype(np.int64)
-        if tokens.size and (tokens.min() < np.iinfo(np.int32).min
-                            or tokens.max() > np.iinfo(np.int32).max):
-            raise ValueError("sequence values must fit in int32")
-        return cls(tokens.astype(np.int32, copy=False), offsets)
+        return cls(tokens, offsets)
 
     def __len__(self):
         return self.offsets.size - 1

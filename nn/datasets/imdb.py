@@ -1,0 +1,372 @@
+"""IMDB movie-review sentiment data, exactly as `keras.datasets.imdb` gives it.
+
+``load_data`` returns the same integers, labels and order as Keras 3, built either from Keras's
+own ``imdb.npz`` or from the raw Stanford reviews (Maas et al., 2011) plus Keras's
+``imdb_word_index.json``; see `nn.datasets._aclimdb` for how raw text becomes Keras's integers.
+The reviews come back as `nn.sequences.Sequences` (one int32 token array plus offsets) rather
+than 25,000 Python lists; ``x.to_object_array()`` gives Keras's exact type.
+
+Where the data is looked for, in order (the first hit wins):
+
+1. ``path=``: a file (``imdb.npz`` or an ``aclImdb*.tar.gz``) or a folder holding one of them or
+   an extracted ``aclImdb/``. An explicit path is never silently replaced by another source.
+2. the folder in ``NN_DATA_DIR``;
+3. the cache directory: ``NN_CACHE_DIR``, else ``$XDG_CACHE_HOME/nn``, else ``~/.cache/nn``;
+4. Keras's cache, ``~/.keras/datasets`` (or ``$KERAS_HOME/datasets``);
+5. a download into the cache directory of `ARCHIVE` (and `WORD_INDEX` when needed), checked
+   against its MD5. ``NN_IMDB_ARCHIVE_URL`` / ``NN_IMDB_ARCHIVE_MD5`` and
+   ``NN_IMDB_WORD_INDEX_URL`` / ``NN_IMDB_WORD_INDEX_MD5`` override address and checksum.
+
+In a folder, ``imdb.npz`` is preferred, then ``aclImdb*.tar.gz``, then ``aclImdb/``. Raw text
+also needs ``imdb_word_index.json``, looked for next to the reviews first, then as above.
+
+The first load of a source tokenizes it and caches the raw integer sequences (before any of the
+``load_data`` arguments apply) in the cache directory as a pickle-free ``.npz`` named after the
+checksums of the source and word index; later loads read that file and redo Keras's cheap
+post-processing with vectorised NumPy.
+
+Keras's quirks are kept as they are, on purpose:
+
+- ``maxlen`` drops reviews (it does not truncate them) and keeps ``len < maxlen``, the start
+  character included; ``maxlen=0`` means None.
+- ``num_words=None`` (or 0) becomes the largest index present, and since the test is
+  ``index < num_words`` that largest index itself becomes ``oov_char``.
+- ``skip_top`` compares the shifted indices, so with ``skip_top > start_char`` the start
+  character too becomes ``oov_char`` (or is dropped when ``oov_char=None``).
+- The shuffles use the legacy ``np.random.RandomState(seed)``: one stream shuffles train, then
+  test.
+- Labels are int64.
+"""
+
+import hashlib
+import http.client
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from nn.datasets import _aclimdb, _npz
+from nn.datasets._files import RemoteFile, cache_dir, download, file_digest, search_dirs
+from nn.sequences import Sequences
+
+__all__ = ["load_data", "get_word_index", "decode_review"]
+
+ARCHIVE = RemoteFile("aclImdb_v1.tar.gz",
+                     "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz",
+                     "7c2ac02c03563afcf9b574c7e56c153a", env="NN_IMDB_ARCHIVE")
+WORD_INDEX = RemoteFile("imdb_word_index.json",
+                        "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
+                        "imdb_word_index.json",
+                        "bfafd718b763782e994055a2d397834f", env="NN_IMDB_WORD_INDEX")
+NPZ_NAME = "imdb.npz"
+CACHE_FORMAT = 1  # bump when the tokenizer or the cache layout changes
+_DATA_FILES = f"{NPZ_NAME}, aclImdb*.tar.gz or an extracted aclImdb/ folder"
+_INT32 = np.iinfo(np.int32)
+
+
+def load_data(path=None, num_words=None, skip_top=0, maxlen=None, seed=113, start_char=1,
+              oov_char=2, index_from=3):
+    """The IMDB reviews as Keras gives them: ``(x_train, y_train), (x_test, y_test)``.
+
+    Parameters
+    ----------
+    path : path-like, optional
+        An ``imdb.npz``, an ``aclImdb*.tar.gz``, or a folder holding one of them or ``aclImdb/``
+        (and ``imdb_word_index.json`` for raw text). None searches the usual places (module
+        docstring) and downloads as a last resort.
+    num_words : int, optional
+        Keep indices below ``num_words``; others become ``oov_char``. None means all.
+    skip_top : int, default 0
+        Indices below ``skip_top`` also become ``oov_char``.
+    maxlen : int, optional
+        Drop reviews with ``len >= maxlen`` (start character included).
+    seed : int, default 113
+        Seed of the ``RandomState`` that shuffles train, then test.
+    start_char : int or None, default 1
+        Put in front of every review; None puts nothing.
+    oov_char : int or None, default 2
+        Replaces the indices cut by ``num_words`` and ``skip_top``; None drops them instead.
+    index_from : int, default 3
+        A word of rank ``r`` (``the`` = 1) is encoded as ``r + index_from``.
+
+    Returns
+    -------
+    (x_train, y_train), (x_test, y_test)
+        ``x_*`` are `Sequences` of word indices, 25,000 reviews each unless ``maxlen`` drops
+        some; ``y_*`` are int64 arrays of 0 (negative) and 1 (positive).
+    """
+    raw = _load_raw(_find_source(path))
+    return keras_postprocess(raw["train"], raw["test"], num_words=num_words, skip_top=skip_top,
+                             maxlen=maxlen, seed=seed, start_char=start_char,
+                             oov_char=oov_char, index_from=index_from)
+
+
+def get_word_index(path=None):
+    """Keras's word index: a dict from word to frequency rank (``the`` = 1, ``and`` = 2, ...).
+
+    Parameters
+    ----------
+    path : path-like, optional
+        ``imdb_word_index.json`` itself or the folder holding it. None searches
+        ``NN_DATA_DIR``, the cache directory and Keras's cache, then downloads `WORD_INDEX`.
+    """
+    return _read_word_index(_find_word_index(path))
+
+
+def decode_review(sequence, word_index=None, index_from=3):
+    """The words of an encoded review, with ``?`` for padding, start, OOV and unknown indices.
+
+    >>> decode_review([1, 14, 22, 2, 0, 4], word_index={"the": 1, "this": 11, "film": 19})
+    '? this film ? ? the'
+    """
+    if word_index is None:
+        word_index = get_word_index()
+    words = {rank + index_from: word for word, rank in word_index.items()}
+    return " ".join(words.get(int(i), "?") for i in sequence)
+
+
+# --- the Keras post-processing, vectorised --------------------------------------------------
+
+def keras_postprocess(train, test, num_words=None, skip_top=0, maxlen=None, seed=113,
+                      start_char=1, oov_char=2, index_from=3):
+    """Keras 3's ``imdb.load_data`` steps on raw ``(ranks, labels)`` splits in file order.
+
+    ``train`` and ``test`` are ``(Sequences, labels)`` pairs holding word ranks. The result is
+    what Keras computes with Python lists, built with whole-array NumPy operations instead.
+    """
+    rng = np.random.RandomState(seed)
+    lead = int(start_char is not None)
+    splits = []
+    for name, (ranks, labels) in zip(("training", "test"), (train, test)):
+        order = np.arange(len(ranks))
+        rng.shuffle(order)
+        if maxlen:
+            order = order[ranks.lengths()[order] + lead < maxlen]
+            if order.size == 0:
+                raise ValueError(f"maxlen={maxlen} keeps no {name} review (Keras keeps "
+                                 "len < maxlen, start character included); increase maxlen")
+        splits.append((ranks, labels, order))
+
+    xs = [_shift(ranks, order, start_char, index_from) for ranks, _, order in splits]
+    if not num_words:
+        if not any(tokens.size for tokens, _ in xs):
+            raise ValueError("num_words=None needs at least one word index in the data")
+        num_words = max(int(tokens.max()) for tokens, _ in xs if tokens.size)
+    (x_train, x_test) = [_cut(tokens, offsets, skip_top, num_words, oov_char)
+                         for tokens, offsets in xs]
+    y_train, y_test = [labels[order].astype(np.int64) for _, labels, order in splits]
+    return (x_train, y_train), (x_test, y_test)
+
+
+def _shift(ranks, order, start_char, index_from):
+    """Reviews ``order`` of ``ranks``, each word ``+ index_from``, after ``start_char``.
+
+    One gather: output slot ``j`` of row ``r`` reads ``ranks.tokens[start[r] + j - lead]``;
+    the lead slots read a neighbour and are then overwritten with ``start_char``.
+    """
+    lead = int(start_char is not None)
+    source = ranks.tokens if ranks.tokens.size else np.zeros(1, dtype=np.int32)
+    _check_int32(int(source.max()) + index_from, int(source.min()) + index_from,
+                 start_char or 0)
+    lengths = ranks.lengths()[order] + lead
+    offsets = np.zeros(order.size + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    dtype = np.int32 if source.size < _INT32.max else np.int64  # int32 halves the traffic
+    index = np.repeat((ranks.offsets[order] - offsets[:-1] - lead).astype(dtype), lengths)
+    index += np.arange(offsets[-1], dtype=dtype)
+    tokens = source[index]
+    tokens += np.int32(index_from)
+    if lead:
+        tokens[offsets[:-1]] = start_char
+    return tokens, offsets
+
+
+def _cut(tokens, offsets, skip_top, num_words, oov_char):
+    """Keras's ``skip_top <= w < num_words``: the other indices become ``oov_char`` or go."""
+    cut = tokens >= num_words
+    if skip_top:
+        cut |= tokens < skip_top
+    if oov_char is not None:
+        _check_int32(oov_char)
+        tokens[cut] = oov_char
+    else:
+        kept = np.zeros(cut.size + 1, dtype=np.int64)
+        np.cumsum(~cut, out=kept[1:])
+        tokens, offsets = tokens[~cut], kept[offsets]
+    return Sequences(tokens, offsets)
+
+
+def _check_int32(*values):
+    if any(not _INT32.min <= v <= _INT32.max for v in values):
+        raise ValueError(f"word indices must fit in int32; got {values}. Use smaller "
+                         "index_from, start_char or oov_char")
+
+
+# --- finding the files ---------------------------------------------------------------------
+
+def _source_in(folder):
+    """The IMDB data in ``folder``: ``imdb.npz``, else an archive, else an extracted folder."""
+    if (folder / NPZ_NAME).is_file():
+        return folder / NPZ_NAME
+    archives = sorted(folder.glob("aclImdb*.tar.gz"))
+    if archives:
+        return archives[0]
+    for candidate in (folder / "aclImdb", folder):
+        if all((candidate / split / label).is_dir()
+               for split in _aclimdb.SPLITS for label, _ in _aclimdb.LABELS):
+            return candidate
+    return None
+
+
+def _find_source(path):
+    if path is not None:
+        path = Path(path).expanduser()
+        if path.is_file():
+            return path
+        found = _source_in(path) if path.is_dir() else None
+        if found is None:
+            raise FileNotFoundError(
+                f"no IMDB data at {path}: looked for {_DATA_FILES}"
+                f"{' in that folder' if path.is_dir() else ''}. Pass path= one of those files "
+                "or the folder holding it")
+        return found
+    tried = []
+    for label, folder in search_dirs():
+        found = _source_in(folder)
+        if found is not None:
+            return found
+        tried.append(f"{folder} ({label})")
+    return _fetch(ARCHIVE, _DATA_FILES, tried)
+
+
+def _find_word_index(path=None, near=()):
+    """``imdb_word_index.json`` at ``path``, else in the folders ``near``, else the usual places."""
+    name = WORD_INDEX.name
+    if path is not None:
+        path = Path(path).expanduser()
+        found = path / name if path.is_dir() else path
+        if not found.is_file():
+            raise FileNotFoundError(f"{found} does not exist. Pass path= the file {name} or "
+                                    "the folder holding it")
+        return found
+    tried = []
+    for label, folder in [("next to the reviews", f) for f in near] + search_dirs():
+        if (folder / name).is_file():
+            return folder / name
+        tried.append(f"{folder} ({label})")
+    return _fetch(WORD_INDEX, name, tried)
+
+
+def _fetch(remote, looked_for, tried):
+    """Download ``remote`` into the cache directory, or explain where the data was looked for."""
+    url, md5 = remote.location()
+    try:
+        return download(url, cache_dir() / remote.name, md5)
+    except (OSError, http.client.HTTPException) as exc:  # no network, HTTP error, cut short
+        places = "".join(f"\n  - {place}" for place in tried)
+        raise FileNotFoundError(
+            f"IMDB data not found. Looked for {looked_for} in:{places}\n"
+            f"and could not download {url} ({exc}).\n"
+            "To use a local copy, put aclImdb_v1.tar.gz (or any aclImdb*.tar.gz, an extracted "
+            f"aclImdb/ folder, or Keras's imdb.npz) and {WORD_INDEX.name} in one folder, then "
+            "pass it as path= (imdb.load_data(path='/data'), imdb.get_word_index(path='/data')) "
+            "or set the environment variable NN_DATA_DIR=/data") from exc
+
+
+def _read_word_index(path):
+    try:
+        with open(path, encoding="utf-8") as f:
+            index = json.load(f)
+        if not isinstance(index, dict) or not all(
+                type(rank) is int and 0 < rank <= _INT32.max for rank in index.values()):
+            raise ValueError("expected a JSON object mapping words to positive int ranks")
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise ValueError(f"{path} is not a valid {WORD_INDEX.name} ({exc}). Delete it and let "
+                         "the loader download it again, or pass path= a good copy") from exc
+    return index
+
+
+# --- raw sequences and their cache ---------------------------------------------------------
+
+def _kind(source):
+    if source.is_dir():
+        return "dir"
+    if source.suffix == ".npz":
+        return "npz"
+    if source.name.endswith((".tar.gz", ".tgz")):
+        return "tar"
+    raise ValueError(f"cannot read {source}: expected {_DATA_FILES}")
+
+
+def _load_raw(source):
+    """``{"train": (ranks, labels), "test": ...}`` in file order, from the cache when possible."""
+    kind = _kind(source)
+    word_index = None if kind == "npz" else _find_word_index(
+        near=[source.parent] + ([source] if kind == "dir" else []))
+    cached = cache_dir() / f"imdb-{_cache_key(source, kind, word_index)}.npz"
+    if cached.is_file():
+        try:
+            return _unpack(_npz.load_arrays(cached))
+        except Exception as exc:  # any damage to our own cache means: build it again
+            warnings.warn(f"ignoring the damaged cache file {cached} ({exc}); rebuilding it",
+                          stacklevel=3)
+    raw = (_raw_from_npz(source) if kind == "npz" else _raw_from_text(source, word_index))
+    try:
+        _npz.save_arrays(cached, _pack(raw))
+    except OSError as exc:
+        warnings.warn(f"could not write the cache file {cached} ({exc}); the next load will "
+                      "tokenize again", stacklevel=3)
+    return raw
+
+
+def _cache_key(source, kind, word_index):
+    """Checksums of everything the raw sequences depend on."""
+    if kind == "dir":  # an extracted folder: names, sizes and times, not 50,000 file reads
+        entries = sorted(
+            f"{p.relative_to(source)}:{st.st_size}:{st.st_mtime_ns}"
+            for split in _aclimdb.SPLITS for label, _ in _aclimdb.LABELS
+            for p in (source / split / label).glob("*.txt") for st in [p.stat()])
+        parts = [kind, hashlib.sha256("\n".join(entries).encode()).hexdigest()]
+    else:
+        parts = [kind, file_digest(source)]
+    if word_index is not None:
+        parts.append(file_digest(word_index))
+    return hashlib.sha256(f"{CACHE_FORMAT}|{'|'.join(parts)}".encode()).hexdigest()[:24]
+
+
+def _raw_from_text(source, word_index):
+    index = _read_word_index(word_index)
+    return {split: (_aclimdb.tokenize(texts, index), labels)
+            for split, (texts, labels) in _aclimdb.read_reviews(source).items()}
+
+
+def _raw_from_npz(path):
+    arrays = _npz.load_keras_npz(path)
+    raw = {}
+    for split in ("train", "test"):
+        missing = {f"x_{split}", f"y_{split}"} - arrays.keys()
+        if missing:
+            raise ValueError(f"{path} lacks {sorted(missing)}; it is not Keras's imdb.npz")
+        x = Sequences(*_npz.ragged_from_lists(arrays[f"x_{split}"], f"x_{split} in {path}"))
+        y = arrays[f"y_{split}"]
+        if y.dtype == object or y.shape != (len(x),) or not np.isin(y, (0, 1)).all():
+            raise ValueError(f"y_{split} in {path} must hold {len(x)} labels of 0 or 1")
+        raw[split] = x, y.astype(np.uint8)
+    return raw
+
+
+def _pack(raw):
+    return {f"{split}_{field}": array for split, (x, y) in raw.items()
+            for field, array in (("tokens", x.tokens), ("offsets", x.offsets), ("labels", y))}
+
+
+def _unpack(arrays):
+    raw = {}
+    for split in ("train", "test"):
+        x = Sequences(arrays[f"{split}_tokens"], arrays[f"{split}_offsets"])
+        y = arrays[f"{split}_labels"]
+        if y.shape != (len(x),) or y.dtype != np.uint8:
+            raise ValueError(f"{split}_labels has shape {y.shape} and dtype {y.dtype}")
+        raw[split] = x, y
+    return raw

@@ -1,0 +1,207 @@
+"""`nn.datasets.imdb` on the real data, and its vectorised Keras post-processing.
+
+The real-data tests read ``aclImdb_v1_labeled.tar.gz`` from the ``imdb_dir`` fixture. The
+session-scoped ``imdb_10k`` fixture pays the cold tokenization once; every later ``load_data``
+in the session reads the tokenized cache from the session's private ``NN_CACHE_DIR``.
+
+Golden values are what Keras prints for ``keras.datasets.imdb.load_data`` (its ``imdb.npz``).
+"""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nn.datasets import imdb
+from nn.sequences import Sequences
+
+FIRST_TRAIN = [1, 14, 22, 16, 43, 530, 973, 1622, 1385, 65]
+# x_test[0] with num_words=5000, as Keras prints it.
+FIRST_TEST_5000 = [
+    1, 591, 202, 14, 31, 6, 717, 10, 10, 2, 2, 5, 4, 360, 7, 4, 177, 2, 394, 354, 4, 123, 9,
+    1035, 1035, 1035, 10, 10, 13, 92, 124, 89, 488, 2, 100, 28, 1668, 14, 31, 23, 27, 2, 29,
+    220, 468, 8, 124, 14, 286, 170, 8, 157, 46, 5, 27, 239, 16, 179, 2, 38, 32, 25, 2, 451,
+    202, 14, 6, 717]
+
+
+@pytest.fixture(scope="session")
+def imdb_10k(imdb_dir):
+    return imdb.load_data(path=imdb_dir, num_words=10000)
+
+
+@pytest.fixture(scope="session")
+def imdb_all(imdb_dir, imdb_10k):  # after imdb_10k, so this one is a warm load
+    return imdb.load_data(path=imdb_dir)
+
+
+# --- the real data ---------------------------------------------------------------------------
+
+def test_first_training_review_and_labels(imdb_10k):
+    (x_train, y_train), (x_test, y_test) = imdb_10k
+    assert isinstance(x_train, Sequences) and isinstance(x_test, Sequences)
+    assert x_train[0][:10] == FIRST_TRAIN
+    assert y_train[0] == 1
+    assert len(x_train) == len(y_train) == 25000 and len(x_test) == len(y_test) == 25000
+    assert y_train.sum() == 12500 and y_test.sum() == 12500
+    assert y_train.dtype == np.int64 and y_test.dtype == np.int64
+    assert list(y_train[:3]) == [1, 0, 0] and list(y_test[:3]) == [0, 1, 1]
+
+
+def test_largest_index_with_num_words(imdb_10k):
+    (x_train, _), (x_test, _) = imdb_10k
+    assert max(max(s) for s in x_train) == 9999 == x_train.max()
+    assert x_test.max() == 9999
+
+
+def test_lengths_match_keras(imdb_all):
+    (x_train, _), (x_test, _) = imdb_all
+    lengths = x_train.lengths()
+    assert round(lengths.mean(), 2) == 238.71
+    assert lengths.mean() == pytest.approx(238.71364, abs=1e-9)  # Keras prints 238.71364
+    assert (lengths.max(), lengths.min()) == (2494, 11)
+    assert [len(x_train[0]), len(x_train[1]), len(x_test[0])] == [218, 189, 68]
+
+
+def test_test_split_continues_the_random_stream(imdb_dir):
+    (_, _), (x_test, _) = imdb.load_data(path=imdb_dir, num_words=5000)
+    assert x_test[0] == FIRST_TEST_5000
+
+
+def test_decode_review(imdb_dir, imdb_10k, monkeypatch):
+    (x_train, _), _ = imdb_10k
+    expected = ("? this film was just brilliant casting location scenery story direction "
+                "everyone's really suited the")
+    word_index = imdb.get_word_index(path=imdb_dir)
+    assert len(word_index) == 88584 and word_index["the"] == 1
+    assert imdb.decode_review(x_train[0], word_index).startswith(expected)
+    monkeypatch.setenv("NN_DATA_DIR", str(imdb_dir))
+    assert imdb.decode_review(x_train[0]).startswith(expected)
+
+
+def test_num_words_none_keeps_keras_quirk(imdb_all):
+    """num_words=None becomes the largest index, which `w < num_words` then turns into oov."""
+    (x_train, _), (x_test, _) = imdb_all
+    largest = 88584 + 3  # the rarest word of the index, present in the training reviews
+    assert max(x_train.max(), x_test.max()) < largest
+    assert x_train.max() > 88000
+
+
+def test_maxlen_drops_long_reviews(imdb_dir, imdb_all):
+    (x_all, y_all), (t_all, _) = imdb_all
+    (x_train, y_train), (x_test, _) = imdb.load_data(path=imdb_dir, maxlen=100)
+    keep = x_all.lengths() < 100
+    assert len(x_train) == keep.sum() and x_train.lengths().max() == 99
+    assert x_train == x_all.take(keep)
+    assert np.array_equal(y_train, y_all[keep])
+    assert len(x_test) == (t_all.lengths() < 100).sum()
+
+
+def test_maxlen_that_keeps_nothing_is_an_error(imdb_dir):
+    with pytest.raises(ValueError, match="maxlen=11 keeps no training review"):
+        imdb.load_data(path=imdb_dir, maxlen=11)  # the shortest review has 11 with the start
+
+
+def test_skip_top_also_replaces_the_start_char(imdb_dir, imdb_10k):
+    (x_10k, _), _ = imdb_10k
+    (x_train, _), _ = imdb.load_data(path=imdb_dir, num_words=10000, skip_top=20)
+    tokens = x_train.tokens
+    assert np.all((tokens == 2) | ((tokens >= 20) & (tokens < 10000)))
+    # start char 1 < 20 and "this" = 14 < 20 become 2; "film" = 22 stays; "was" = 16 goes.
+    assert x_train[0][:5] == [2, 2, 22, 2, 43]
+    assert np.array_equal(x_train.offsets, x_10k.offsets)
+
+
+def test_oov_char_none_drops(imdb_dir, imdb_10k):
+    (x_10k, _), _ = imdb_10k
+    (x_train, _), _ = imdb.load_data(path=imdb_dir, num_words=10000, oov_char=None)
+    assert 2 not in x_train.tokens
+    dropped = (x_10k.tokens == 2)
+    assert x_train.tokens.size == x_10k.tokens.size - dropped.sum()
+    assert x_train[0] == [w for w in x_10k[0] if w != 2]
+
+
+def test_start_char_none_and_index_from(imdb_dir, imdb_10k):
+    (x_10k, _), _ = imdb_10k
+    (x_train, _), _ = imdb.load_data(path=imdb_dir, num_words=10000, start_char=None)
+    assert x_train[0][:9] == FIRST_TRAIN[1:]
+    assert np.array_equal(x_train.lengths(), x_10k.lengths() - 1)
+    (x_raw, _), _ = imdb.load_data(path=imdb_dir, start_char=None, index_from=0)
+    assert x_raw[0][:9] == [w - 3 for w in FIRST_TRAIN[1:]]  # plain word ranks
+
+
+def test_seed_changes_only_the_order(imdb_dir, imdb_all):
+    (x_all, y_all), _ = imdb_all
+    (x_train, y_train), _ = imdb.load_data(path=imdb_dir, seed=1)
+    assert x_train[0] != x_all[0]
+    assert sorted(x_train.lengths()) == sorted(x_all.lengths())
+    assert y_train.sum() == y_all.sum()
+
+
+def test_object_array_is_what_keras_returns(imdb_10k):
+    (x_train, _), _ = imdb_10k
+    objects = x_train[:3].to_object_array()
+    assert objects.dtype == object and objects[0][:10] == FIRST_TRAIN
+
+
+# --- the vectorised post-processing against Keras's algorithm on lists ----------------------
+
+def keras_reference(train, test, num_words=None, skip_top=0, maxlen=None, seed=113,
+                    start_char=1, oov_char=2, index_from=3):
+    """Keras 3's ``imdb.load_data`` after reading the npz, written out on Python lists."""
+    rng = np.random.RandomState(seed)
+    out = []
+    for x, y in (train, test):
+        order = np.arange(len(x))
+        rng.shuffle(order)
+        out.append(([x[i] for i in order], [int(y[i]) for i in order]))
+    head = [start_char] if start_char is not None else []
+    out = [([head + [w + index_from for w in s] for s in x], y) for x, y in out]
+    if maxlen:
+        out = [tuple(map(list, zip(*[(s, l) for s, l in zip(x, y) if len(s) < maxlen])))
+               or ([], []) for x, y in out]
+        if not out[0][0] or not out[1][0]:
+            raise ValueError("maxlen keeps nothing")
+    if not num_words:
+        num_words = max(max(s) for x, _ in out for s in x)
+    if oov_char is not None:
+        cut = [[[w if skip_top <= w < num_words else oov_char for w in s] for s in x]
+               for x, _ in out]
+    else:
+        cut = [[[w for w in s if skip_top <= w < num_words] for s in x] for x, _ in out]
+    return [(x, y) for x, (_, y) in zip(cut, out)]
+
+
+reviews = st.lists(st.lists(st.integers(1, 40), min_size=1, max_size=12), min_size=1,
+                   max_size=15)
+
+
+@settings(max_examples=100, deadline=None)
+@given(train=reviews, test=reviews, data=st.data(),
+       num_words=st.one_of(st.none(), st.integers(0, 50)),
+       skip_top=st.integers(0, 8), maxlen=st.one_of(st.none(), st.integers(0, 15)),
+       seed=st.integers(0, 2**31 - 1), start_char=st.one_of(st.none(), st.integers(0, 4)),
+       oov_char=st.one_of(st.none(), st.integers(0, 4)), index_from=st.integers(0, 4))
+def test_postprocess_matches_keras_on_lists(train, test, data, num_words, skip_top, maxlen,
+                                            seed, start_char, oov_char, index_from):
+    labels = [data.draw(st.lists(st.integers(0, 1), min_size=len(x), max_size=len(x)))
+              for x in (train, test)]
+    kwargs = dict(num_words=num_words, skip_top=skip_top, maxlen=maxlen, seed=seed,
+                  start_char=start_char, oov_char=oov_char, index_from=index_from)
+    splits = [(Sequences.from_lists(x), np.array(y, dtype=np.uint8))
+              for x, y in zip((train, test), labels)]
+    try:
+        expected = keras_reference(*zip((train, test), labels), **kwargs)
+    except ValueError:
+        with pytest.raises(ValueError, match="maxlen"):
+            imdb.keras_postprocess(*splits, **kwargs)
+        return
+    got = imdb.keras_postprocess(*splits, **kwargs)
+    for (x, y), (x_ref, y_ref) in zip(got, expected):
+        assert x.to_list() == x_ref
+        assert y.tolist() == y_ref and y.dtype == np.int64
+
+
+def test_decode_review_question_marks():
+    index = {"the": 1, "film": 2}
+    assert imdb.decode_review([0, 1, 2, 3, 4, 5, 99], index) == "? ? ? ? the film ?"
+    assert imdb.decode_review(np.array([1, 2]), index, index_from=0) == "the film"
