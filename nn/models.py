@@ -134,15 +134,17 @@ class Sequential:
         return x
 
     def _backward(self, y, p):
-        last = self.layers[-1]
+        """Store every layer's gradients for the batch whose outputs were ``p``."""
+        last, deep = self.layers[-1], len(self.layers) > 1
         dz = self.loss.fused_gradient(y, p, last.activation)
-        if dz is not None:
-            delta = last.backward_z(dz, need_dx=len(self.layers) > 1)
-        else:
-            delta = last.backward(self.loss.gradient(y, p), need_dx=len(self.layers) > 1)
+        if dz is not None:  # sigmoid + crossentropy: start from dL/dz = (p - y) / n
+            da = last.backward_z(dz, need_dx=deep)
+        else:               # otherwise from dL/dp, through the output activation
+            da = last.backward(self.loss.gradient(y, p), need_dx=deep)
+        # da is dL/da of the layer below: each layer's dL/dx is its input's dL/da.
         for i in range(len(self.layers) - 2, -1, -1):
             # The first layer's dL/dx would be (batch, n_features) and is never used.
-            delta = self.layers[i].backward(delta, need_dx=i > 0)
+            da = self.layers[i].backward(da, need_dx=i > 0)
 
     def _named_params(self):
         return [(f"{layer.name}/{key}", layer.params[key], layer.grads[key])
