@@ -1,0 +1,251 @@
+"""First-layer cost per epoch of the Keras IMDB notebook: nn's kernels vs scipy.sparse vs dense.
+
+One epoch, as the notebook runs it: 15,000 training rows in 30 shuffled batches of 512, each
+gathered from the full matrix, then ``z = x @ W + b`` (forward) and ``dW = x.T @ delta``
+(weight gradient); then the forward pass alone over the 10,000 validation rows in batches of
+512. ``W`` is 10000x16 float32. Each system is warmed up with one epoch (JIT compile, page
+faults), then timed over ``--reps`` epochs; the table gives the median [min-max] in ms and,
+from the same run, each system's total relative to nn's.
+
+Unless ``--no-alternatives`` is given, the weight gradient is also timed with two other
+deterministic designs, to justify the one `nn.kernels.spmm_t_ones` uses:
+
+- ``buffers``: a fixed number of per-part ``dW`` buffers over sample-row ranges, summed in a
+  fixed order (fixed, so the result does not depend on the thread count);
+- ``transpose``: a counting-sort transpose of the batch (CSC), then one pass per feature.
+
+The data come from `load_data`: synthetic IMDB-shaped reviews by default (benchmarks/data.py),
+or any DATA.npz written by ``benchmarks/data.py`` (``--data``, e.g. the real IMDB).
+
+    python benchmarks/bench_kernels.py --reps 7 --seed 0
+"""
+
+import argparse
+import os
+import sys
+import time
+
+import numba
+import numpy as np
+from numba import njit, prange
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import data as bench_data  # noqa: E402  (benchmarks/data.py)
+from nn import kernels  # noqa: E402
+from nn.sparse import CSRMatrix  # noqa: E402
+
+N_VALIDATION, BATCH_SIZE, UNITS = 10000, 512, 16
+
+
+def load_data(path=None, seed=0):
+    """(x_train, x_val) as `CSRMatrix`: the notebook's split of the 25,000 training reviews
+    (validation = rows [:10000], training = rows [10000:]). ``path``: a DATA.npz; default
+    synthetic reviews shaped like IMDB."""
+    if path is None:
+        arrays = bench_data.synthetic(n_train=25000, n_test=0, seed=seed)
+    else:
+        arrays = bench_data.load(path)
+    x = CSRMatrix(arrays["train_indptr"], arrays["train_indices"],
+                  (arrays["train_indptr"].size - 1, int(arrays["n_features"])))
+    return x[N_VALIDATION:], x[:N_VALIDATION]
+
+
+# -- The systems: each returns {component: seconds} for one epoch ----------------------------
+
+def epoch_nn(x_train, x_val, W, b, delta, perm):
+    t = dict.fromkeys(("gather", "forward", "backward", "validation"), 0.0)
+    for start in range(0, x_train.shape[0], BATCH_SIZE):
+        t0 = time.perf_counter()
+        xb = x_train.take(perm[start:start + BATCH_SIZE])
+        t1 = time.perf_counter()
+        kernels.spmm_ones(xb.indptr, xb.indices, W, b)
+        t2 = time.perf_counter()
+        kernels.spmm_t_ones(xb.indptr, xb.indices, delta[:xb.shape[0]], xb.shape[1])
+        t3 = time.perf_counter()
+        t["gather"] += t1 - t0
+        t["forward"] += t2 - t1
+        t["backward"] += t3 - t2
+    t0 = time.perf_counter()
+    for start in range(0, x_val.shape[0], BATCH_SIZE):
+        xb = x_val[start:start + BATCH_SIZE]
+        kernels.spmm_ones(xb.indptr, xb.indices, W, b)
+    t["validation"] = time.perf_counter() - t0
+    return t
+
+
+def epoch_scipy(x_train, x_val, W, b, delta, perm):
+    t = dict.fromkeys(("gather", "forward", "backward", "validation"), 0.0)
+    for start in range(0, x_train.shape[0], BATCH_SIZE):
+        t0 = time.perf_counter()
+        xb = x_train[perm[start:start + BATCH_SIZE]]
+        t1 = time.perf_counter()
+        z = xb @ W
+        z += b
+        t2 = time.perf_counter()
+        xb.T @ delta[:xb.shape[0]]
+        t3 = time.perf_counter()
+        t["gather"] += t1 - t0
+        t["forward"] += t2 - t1
+        t["backward"] += t3 - t2
+    t0 = time.perf_counter()
+    for start in range(0, x_val.shape[0], BATCH_SIZE):
+        z = x_val[start:start + BATCH_SIZE] @ W
+        z += b
+    t["validation"] = time.perf_counter() - t0
+    return t
+
+
+epoch_dense = epoch_scipy  # the same code: NumPy arrays index, multiply and transpose alike
+
+
+# -- Alternative deterministic weight gradients (see the module docstring) -----------------
+
+@njit(parallel=True)
+def spmm_t_ones_buffers(indptr, indices, delta, n_features, n_parts=2):
+    n_rows, units = delta.shape
+    partial = np.zeros((n_parts, n_features, units), delta.dtype)
+    for p in prange(n_parts):
+        for i in range(p * n_rows // n_parts, (p + 1) * n_rows // n_parts):
+            for k in range(indptr[i], indptr[i + 1]):
+                j = np.uint64(indices[k])
+                for u in range(units):
+                    partial[p, j, u] += delta[i, u]
+    dW = np.empty((n_features, units), delta.dtype)
+    for j in prange(n_features):
+        for u in range(units):
+            s = partial[0, j, u]
+            for p in range(1, n_parts):
+                s += partial[p, j, u]
+            dW[j, u] = s
+    return dW
+
+
+@njit(parallel=True)
+def spmm_t_ones_transpose(indptr, indices, delta, n_features):
+    n_rows, units = delta.shape
+    colptr = np.zeros(n_features + 1, np.int64)
+    for k in range(indices.size):
+        colptr[indices[k] + 1] += 1
+    for j in range(n_features):
+        colptr[j + 1] += colptr[j]
+    fill = colptr[:-1].copy()
+    rows = np.empty(indices.size, np.int64)
+    for i in range(n_rows):  # in sample order, so each column lists its rows in order
+        for k in range(indptr[i], indptr[i + 1]):
+            j = indices[k]
+            rows[fill[j]] = i
+            fill[j] += 1
+    dW = np.zeros((n_features, units), delta.dtype)
+    for j in prange(n_features):
+        for k in range(colptr[j], colptr[j + 1]):
+            i = rows[k]
+            for u in range(units):
+                dW[j, u] += delta[i, u]
+    return dW
+
+
+def backward_only(kernel, batches, delta, n_features):
+    t0 = time.perf_counter()
+    for xb in batches:
+        kernel(xb.indptr, xb.indices, delta[:xb.shape[0]], n_features)
+    return time.perf_counter() - t0
+
+
+# -- Timing and the table --------------------------------------------------------------------
+
+def run(name, epoch, reps, *args):
+    epoch(*args)  # warm-up
+    runs = [epoch(*args) for _ in range(reps)]
+    totals = np.array([sum(r.values()) for r in runs])
+    parts = {k: np.median([r[k] for r in runs]) for k in runs[0]}
+    return name, np.median(totals), totals.min(), totals.max(), parts
+
+
+def fmt(seconds):
+    return f"{seconds * 1e3:.2f}"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--reps", type=int, default=7, help="timed epochs per system (>= 5)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--data", default=None, help="a DATA.npz (default: synthetic)")
+    parser.add_argument("--no-dense", action="store_true", help="skip dense BLAS (1 GB)")
+    parser.add_argument("--no-alternatives", action="store_true")
+    args = parser.parse_args()
+    if args.reps < 5:
+        parser.error("--reps must be at least 5")
+
+    rng = np.random.default_rng(args.seed)
+    x_train, x_val = load_data(args.data, args.seed)
+    n_features = x_train.shape[1]
+    W = (rng.standard_normal((n_features, UNITS)) * 0.01).astype(np.float32)
+    b = np.zeros(UNITS, np.float32)
+    delta = rng.standard_normal((BATCH_SIZE, UNITS)).astype(np.float32)
+    perm = rng.permutation(x_train.shape[0])
+    nnz_train, nnz_val = x_train.nnz, x_val.nnz
+    print(f"data: {x_train.shape[0]} training rows ({nnz_train / x_train.shape[0]:.1f} "
+          f"nonzeros/row), {x_val.shape[0]} validation rows, {n_features} features; "
+          f"numba threads {numba.get_num_threads()}, {os.cpu_count()} CPUs\n")
+
+    results = []
+    threads = numba.get_num_threads()
+    for n in sorted({threads, 1}, reverse=True):
+        numba.set_num_threads(n)
+        results.append(run(f"nn kernels, {n} thread{'s' if n > 1 else ''}", epoch_nn,
+                           args.reps, x_train, x_val, W, b, delta, perm))
+    numba.set_num_threads(threads)
+    try:
+        import scipy.sparse  # noqa: F401  (to_scipy needs it)
+        xs_train, xs_val = x_train.to_scipy(), x_val.to_scipy()
+        results.append(run("scipy.sparse", epoch_scipy, args.reps, xs_train, xs_val, W, b,
+                           delta, perm))
+    except ImportError:
+        print("scipy not installed: skipped\n")
+    if not args.no_dense:  # last: OpenBLAS threads spin for a while after a big call
+        xd_train, xd_val = x_train.toarray(), x_val.toarray()
+        results.append(run("NumPy dense (BLAS)", epoch_dense, args.reps, xd_train, xd_val, W,
+                           b, delta, perm))
+        del xd_train, xd_val
+
+    base = results[0][1]
+    print("| system | epoch total ms (median [min-max]) | gather | forward | weight grad "
+          "| validation fwd | total vs nn |")
+    print("|---|---|---|---|---|---|---|")
+    for name, med, lo, hi, parts in results:
+        print(f"| {name} | {fmt(med)} [{fmt(lo)}-{fmt(hi)}] | {fmt(parts['gather'])} | "
+              f"{fmt(parts['forward'])} | {fmt(parts['backward'])} | "
+              f"{fmt(parts['validation'])} | {med / base:.2f}x |")
+    nnz_passes = 2 * nnz_train + nnz_val
+    print(f"\nnn, {threads} threads: {base * 1e9 / nnz_passes:.2f} ns per nonzero-pass "
+          f"({nnz_passes / 1e6:.2f} M per epoch)")
+
+    if not args.no_alternatives:
+        time.sleep(0.5)  # let BLAS threads go idle
+        batches = [x_train.take(perm[s:s + BATCH_SIZE])
+                   for s in range(0, x_train.shape[0], BATCH_SIZE)]
+        ref = [kernels.spmm_t_ones(xb.indptr, xb.indices, delta[:xb.shape[0]], n_features)
+               for xb in batches]
+        designs = (("thread-owned dW rows, binary search (nn)", kernels.spmm_t_ones),
+                   ("per-part buffers, fixed-order sum", spmm_t_ones_buffers),
+                   ("counting-sort transpose (CSC)", spmm_t_ones_transpose))
+        print("\n| weight-gradient design (30 batches) | threads | median ms [min-max] "
+              "| equal to nn |")
+        print("|---|---|---|---|")
+        for n in sorted({threads, 1}, reverse=True):
+            numba.set_num_threads(n)
+            for name, kernel in designs:
+                same = all(np.array_equal(kernel(xb.indptr, xb.indices, delta[:xb.shape[0]],
+                                                 n_features), r)
+                           for xb, r in zip(batches, ref))
+                times = np.array([backward_only(kernel, batches, delta, n_features)
+                                  for _ in range(args.reps)])
+                print(f"| {name} | {n} | {fmt(np.median(times))} "
+                      f"[{fmt(times.min())}-{fmt(times.max())}] | {same} |")
+        numba.set_num_threads(threads)
+
+
+if __name__ == "__main__":
+    main()
