@@ -1,0 +1,274 @@
+"""Classifying movie reviews: the Keras book notebook, step by step, with `nn`.
+
+Loads IMDB (the 10,000 most frequent words), turns each review into a multi-hot vector (kept
+sparse: only the ~130 ones per row are stored), trains Dense(16, relu) -> Dense(16, relu) ->
+Dense(1, sigmoid) with RMSprop and binary crossentropy, plots the learning curves, retrains
+for 4 epochs on all 25,000 reviews and evaluates on the 25,000 test reviews (about 88%).
+
+    python examples/imdb.py                    # the whole notebook, in seconds
+    python examples/imdb.py --dense            # the same on dense input, to compare
+    python examples/imdb.py --experiments      # the notebook's "further experiments"
+    python examples/imdb.py --early-stopping   # stop when validation loss turns
+
+Run with --help for every option.
+"""
+
+import argparse
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from nn import callbacks, layers, models, optimizers  # noqa: E402
+from nn.datasets import imdb  # noqa: E402
+from nn.sparse import vectorize_sequences  # noqa: E402
+
+NUM_WORDS = 10000
+
+# The notebook's "further experiments". Each entry changes the baseline (two hidden layers of
+# 16 relu units, binary crossentropy); add a line to try something else.
+BASELINE = {"hidden": [16, 16], "activation": "relu", "loss": "binary_crossentropy"}
+EXPERIMENTS = [
+    ("baseline: 2 x 16 relu, bce", {}),
+    ("1 hidden layer", {"hidden": [16]}),
+    ("3 hidden layers", {"hidden": [16, 16, 16]}),
+    ("32 units", {"hidden": [32, 32]}),
+    ("64 units", {"hidden": [64, 64]}),
+    ("mse loss", {"loss": "mse"}),
+    ("tanh activation", {"activation": "tanh"}),
+]
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--data", metavar="PATH", default=None,
+                   help="a local copy of the dataset: a folder holding aclImdb*.tar.gz (or "
+                        "aclImdb/ or imdb.npz) and imdb_word_index.json; default: NN_DATA_DIR, "
+                        "the cache, or a download")
+    p.add_argument("--out", metavar="DIR", default="imdb_output",
+                   help="folder for the figures and results.json")
+    p.add_argument("--seed", type=int, default=1, help="seed for weights and shuffling")
+    p.add_argument("--epochs", type=int, default=20,
+                   help="epochs of the run with a validation split (the learning curves)")
+    p.add_argument("--final-epochs", type=int, default=4,
+                   help="epochs of the final run on all 25,000 training reviews")
+    p.add_argument("--batch-size", type=int, default=512, help="mini-batch size")
+    p.add_argument("--dense", action="store_true",
+                   help="feed dense float32 matrices instead of sparse ones (slower, ~2 GB)")
+    p.add_argument("--early-stopping", action="store_true",
+                   help="stop the validation run when val_loss stops improving, restore the "
+                        "best weights, and train the final model for that many epochs")
+    p.add_argument("--experiments", action="store_true",
+                   help="also run the notebook's further experiments (layers, units, mse, "
+                        "tanh), each with several seeds")
+    p.add_argument("--experiment-seeds", type=int, default=3, metavar="N",
+                   help="seeds per experiment")
+    p.add_argument("--quiet", action="store_true", help="print only the results")
+    args = p.parse_args(argv)
+    for name in ("epochs", "final_epochs", "batch_size", "experiment_seeds"):
+        if getattr(args, name) < 1:
+            p.error(f"--{name.replace('_', '-')} must be at least 1")
+    return args
+
+
+class Stages:
+    """Wall time of each stage of the run."""
+
+    def __init__(self):
+        self.times = {}
+        self.start = time.perf_counter()
+
+    def __call__(self, name):
+        self.current = name
+        self._t = time.perf_counter()
+        return self
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.times[self.current] = time.perf_counter() - self._t
+
+
+def build_model(seed, hidden=(16, 16), activation="relu", loss="binary_crossentropy"):
+    model = models.Sequential(seed=seed)
+    model.add(layers.Dense(hidden[0], activation=activation, input_shape=(NUM_WORDS,)))
+    for units in hidden[1:]:
+        model.add(layers.Dense(units, activation=activation))
+    model.add(layers.Dense(1, activation="sigmoid"))
+    model.compile(optimizer=optimizers.RMSprop(learning_rate=0.001), loss=loss,
+                  metrics=["binary_accuracy"])
+    return model
+
+
+def plot_history(history, out):
+    """The notebook's two figures, with the epoch of lowest validation loss marked."""
+    h = history.history
+    epochs = np.arange(1, len(h["loss"]) + 1)
+    best = int(np.argmin(h["val_loss"])) + 1
+    paths = []
+    for key, label in (("loss", "Loss"), ("binary_accuracy", "Accuracy")):
+        fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=100)
+        ax.plot(epochs, h[key], "bo", label=f"Training {label.lower()}")
+        ax.plot(epochs, h[f"val_{key}"], "b", label=f"Validation {label.lower()}")
+        ax.axvline(best, color="0.6", linestyle="--",
+                   label=f"Lowest validation loss (epoch {best})")
+        ax.set_title(f"Training and validation {label.lower()}")
+        ax.set_xlabel("Epochs")
+        ax.set_ylabel(label)
+        ax.legend()
+        fig.tight_layout()
+        path = out / f"{key.replace('binary_', '')}.png"
+        fig.savefig(path)
+        plt.close(fig)
+        paths.append(path)
+    return paths, best
+
+
+def show_predictions(model, x_test, y_test, test_data, word_index, say, k=3):
+    """A few confident and a few unsure test predictions, with the start of each review."""
+    p = model.predict(x_test, batch_size=2048)[:, 0]
+    order = np.argsort(np.abs(p - 0.5))
+    picks = [("confident", i) for i in order[::-1][:k]] + [("unsure", i) for i in order[:k]]
+    say(f"{'':10}{'review':>7} {'p(pos)':>7} {'label':>6}  text")
+    for kind, i in picks:
+        text = imdb.decode_review(test_data[i], word_index)[2:72]
+        say(f"{kind:10}{i:>7} {p[i]:>7.3f} {int(y_test[i]):>6}  {text}...")
+    return p
+
+
+def run_experiments(args, x, y, x_test, y_test, out, say):
+    """Train each configuration with several seeds; pick the epoch by validation loss."""
+    x_val, x_part, y_val, y_part = x[:10000], x[10000:], y[:10000], y[10000:]
+    rows = []
+    for name, change in EXPERIMENTS:
+        config = {**BASELINE, **change}
+        accs, bests = [], []
+        for seed in range(args.seed, args.seed + args.experiment_seeds):
+            model = build_model(seed, config["hidden"], config["activation"], config["loss"])
+            stopper = callbacks.EarlyStopping(patience=args.epochs, restore_best_weights=True)
+            model.fit(x_part, y_part, epochs=args.epochs, batch_size=args.batch_size,
+                      validation_data=(x_val, y_val), verbose=0, callbacks=[stopper])
+            accs.append(model.evaluate(x_test, y_test, batch_size=2048, verbose=0)[1])
+            bests.append(stopper.best_epoch + 1)
+        rows.append({"experiment": name, "mean": float(np.mean(accs)),
+                     "std": float(np.std(accs)), "min": float(np.min(accs)),
+                     "max": float(np.max(accs)), "best_epochs": bests})
+        say(f"  {name:<28} test accuracy {np.mean(accs):.4f} +- {np.std(accs):.4f}  "
+            f"best epochs {bests}")
+    lines = ["| experiment | test accuracy (mean +- std) | min | max | best epoch by val_loss |",
+             "|---|---|---|---|---|"]
+    lines += [f"| {r['experiment']} | {r['mean']:.4f} +- {r['std']:.4f} | {r['min']:.4f} | "
+              f"{r['max']:.4f} | {', '.join(map(str, r['best_epochs']))} |" for r in rows]
+    (out / "experiments.md").write_text(
+        f"Test accuracy of each configuration over {args.experiment_seeds} seeds; weights "
+        f"restored at the epoch of lowest validation loss (of {args.epochs}).\n\n"
+        + "\n".join(lines) + "\n")
+    fig, ax = plt.subplots(figsize=(7.5, 4.2), dpi=100)
+    names = [r["experiment"] for r in rows]
+    ax.barh(names, [r["mean"] for r in rows], xerr=[r["std"] for r in rows], color="tab:blue")
+    lo = min(r["min"] for r in rows)
+    ax.set_xlim(max(0.0, lo - 0.02), min(1.0, max(r["max"] for r in rows) + 0.01))
+    ax.invert_yaxis()
+    ax.set_xlabel("Test accuracy (mean and std over seeds)")
+    ax.set_title("Further experiments")
+    fig.tight_layout()
+    fig.savefig(out / "experiments.png")
+    plt.close(fig)
+    return rows
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    say = (lambda *a, **k: None) if args.quiet else print
+    verbose = 0 if args.quiet else 1
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    stages = Stages()
+    results = {"seed": args.seed, "input": "dense" if args.dense else "sparse"}
+
+    with stages("1. load"):
+        try:
+            (train_data, train_labels), (test_data, test_labels) = imdb.load_data(
+                path=args.data, num_words=NUM_WORDS)
+            word_index = imdb.get_word_index(path=args.data)
+        except (OSError, ValueError) as e:
+            print(f"error: could not load the IMDB data.\n{e}", file=sys.stderr)
+            return 2
+    say(f"train reviews: {len(train_data)}, test reviews: {len(test_data)}")
+    say(f"train_data[0][:10] = {train_data[0][:10]}")
+    say(f"train_labels[0] = {train_labels[0]}")
+    say(f"largest word index = {max(max(sequence) for sequence in train_data)}")
+    say(f"first review: {imdb.decode_review(train_data[0], word_index)[:300]}...")
+
+    with stages("2. vectorize"):
+        x_train = vectorize_sequences(train_data, dimension=NUM_WORDS)
+        x_test = vectorize_sequences(test_data, dimension=NUM_WORDS)
+        y_train = np.asarray(train_labels).astype("float32")
+        y_test = np.asarray(test_labels).astype("float32")
+        sparse_mb = (x_train.nbytes + x_test.nbytes) / 1e6
+        dense_mb = 2 * len(train_data) * NUM_WORDS * 8 / 1e6
+        if args.dense:
+            x_train, x_test = x_train.toarray(np.float32), x_test.toarray(np.float32)
+    say(f"multi-hot train + test: {sparse_mb:.1f} MB sparse; the notebook's dense float64 "
+        f"matrices would take {dense_mb:,.0f} MB ({dense_mb / sparse_mb:.0f}x more)")
+    results["memory_mb"] = {"sparse": sparse_mb, "dense_float64": dense_mb}
+
+    x_val, partial_x_train = x_train[:10000], x_train[10000:]
+    y_val, partial_y_train = y_train[:10000], y_train[10000:]
+    model = build_model(args.seed)
+    if not args.quiet:
+        model.summary()
+    with stages("3. train with validation"):
+        extra = [callbacks.EarlyStopping(restore_best_weights=True)] \
+            if args.early_stopping else []
+        history = model.fit(partial_x_train, partial_y_train, epochs=args.epochs,
+                            batch_size=args.batch_size, validation_data=(x_val, y_val),
+                            verbose=verbose, callbacks=extra)
+    figures, best = plot_history(history, out)
+    say(f"lowest validation loss {min(history.history['val_loss']):.4f} at epoch {best}; "
+        f"figures: {', '.join(str(f) for f in figures)}")
+    results["history"] = history.history
+    results["best_epoch"] = best
+
+    final_epochs = best if args.early_stopping else args.final_epochs
+    with stages("4. train on all and evaluate"):
+        model = build_model(args.seed)
+        model.fit(x_train, y_train, epochs=final_epochs, batch_size=args.batch_size,
+                  verbose=verbose)
+        test_loss, test_acc = model.evaluate(x_test, y_test, verbose=verbose)
+    print(f"test [loss, accuracy] after {final_epochs} epochs: "
+          f"[{test_loss:.4f}, {test_acc:.4f}]")
+    results.update(test_loss=test_loss, test_accuracy=test_acc, final_epochs=final_epochs)
+
+    with stages("5. predict"):
+        show_predictions(model, x_test, y_test, test_data, word_index, say)
+
+    if args.experiments:
+        say("further experiments:")
+        with stages("6. experiments"):
+            results["experiments"] = run_experiments(args, x_train, y_train, x_test, y_test,
+                                                     out, say)
+        say(f"table: {out / 'experiments.md'}, chart: {out / 'experiments.png'}")
+
+    total = time.perf_counter() - stages.start
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    for name, seconds in stages.times.items():
+        say(f"{name:<32}{seconds:7.2f} s")
+    print(f"total {total:.2f} s, peak memory {peak_mb:.0f} MB")
+    results.update(stage_seconds=stages.times, total_seconds=total, peak_memory_mb=peak_mb)
+    (out / "results.json").write_text(json.dumps(results, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
