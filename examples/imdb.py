@@ -22,14 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from nn import callbacks, layers, models, optimizers  # noqa: E402
-from nn.datasets import imdb  # noqa: E402
-from nn.sparse import vectorize_sequences  # noqa: E402
+from nn import callbacks, layers, models, optimizers
+from nn.datasets import imdb
+from nn.sparse import vectorize_sequences
 
 NUM_WORDS = 10000
 
@@ -110,8 +105,19 @@ def build_model(seed, hidden=(16, 16), activation="relu", loss="binary_crossentr
     return model
 
 
+def pyplot():
+    """matplotlib, imported only when the first figure is drawn (it costs ~30 MB)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
 def plot_history(history, out):
     """The notebook's two figures, with the epoch of lowest validation loss marked."""
+    plt = pyplot()
     h = history.history
     epochs = np.arange(1, len(h["loss"]) + 1)
     best = int(np.argmin(h["val_loss"])) + 1
@@ -173,6 +179,7 @@ def run_experiments(args, x, y, x_test, y_test, out, say):
         f"Test accuracy of each configuration over {args.experiment_seeds} seeds; weights "
         f"restored at the epoch of lowest validation loss (of {args.epochs}).\n\n"
         + "\n".join(lines) + "\n")
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7.5, 4.2), dpi=100)
     names = [r["experiment"] for r in rows]
     ax.barh(names, [r["mean"] for r in rows], xerr=[r["std"] for r in rows], color="tab:blue")
