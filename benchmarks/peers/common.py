@@ -1,0 +1,135 @@
+"""What every peer script shares: the command line, thread limits, the data split, CSR batch
+gathering, and the one JSON line it prints.
+
+The protocol (one system per process, run by ``benchmarks/run.py``)::
+
+    python benchmarks/peers/<x>.py --data DATA.npz --epochs E --seed S --threads T
+
+trains E epochs of the Keras book's IMDB model (the first epoch is warm-up: JIT, tracing,
+page faults), then evaluates on the test split, and prints one JSON line with ``system``,
+``epoch_seconds``, ``evaluate_seconds``, ``test_loss``, ``test_accuracy``,
+``val_accuracy_last``, ``peak_rss_mb``, ``import_seconds``, ``versions`` and ``threads``.
+
+`parse_args` must run before numpy or any framework is imported: it sets the thread
+environment variables that OpenBLAS, OpenMP, MKL and numba read once at start-up. So this
+module imports only the standard library at the top.
+"""
+
+import argparse
+import json
+import os
+import platform
+import resource
+import sys
+import time
+
+# The notebook's model and schedule.
+N_VALIDATION = 10000  # x_train[:10000] validates, x_train[10000:] trains
+BATCH_SIZE = 512
+EVAL_BATCH_SIZE = 32  # Keras's default, which the notebook's evaluate uses
+UNITS = (16, 16)
+LEARNING_RATE, RHO, EPSILON = 0.001, 0.9, 1e-7
+
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+               "NUMBA_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
+
+
+def parse_args(description, extra=None):
+    """Parse the common protocol (plus ``extra(parser)`` options) and pin thread counts."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--data", required=True, help="DATA.npz written by benchmarks/data.py")
+    parser.add_argument("--epochs", type=int, default=6, help="epochs, the first is warm-up")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=os.cpu_count(),
+                        help="threads for BLAS / OpenMP / numba / the framework")
+    if extra is not None:
+        extra(parser)
+    args = parser.parse_args()
+    if args.epochs < 1 or args.threads < 1:
+        parser.error("--epochs and --threads must be at least 1")
+    for var in THREAD_VARS:
+        os.environ[var] = str(args.threads)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TF's banner off stderr
+    return args
+
+
+class Timer:
+    """``with Timer() as t: ...`` then ``t.seconds``."""
+
+    def __enter__(self):
+        self.start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        self.seconds = time.perf_counter() - self.start
+
+
+def load_splits(path):
+    """The notebook's three splits as CSR triples ``(indptr, indices, labels)``:
+    ``train`` = x_train[10000:], ``val`` = x_train[:10000], ``test`` = x_test."""
+    import numpy as np
+
+    with np.load(path) as f:
+        d = {k: f[k] for k in f.files}
+    indptr, indices = d["train_indptr"], d["train_indices"]
+    labels = d["train_labels"].astype(np.float32)
+    cut = indptr[N_VALIDATION]
+    return {"val": (indptr[:N_VALIDATION + 1].copy(), indices[:cut], labels[:N_VALIDATION]),
+            "train": (indptr[N_VALIDATION:] - cut, indices[cut:], labels[N_VALIDATION:]),
+            "test": (d["test_indptr"], d["test_indices"],
+                     d["test_labels"].astype(np.float32)),
+            "n_features": int(d["n_features"])}
+
+
+def densify(indptr, indices, n_features, dtype="float32"):
+    """The notebook's ``vectorize_sequences`` result: a dense 0/1 matrix."""
+    import numpy as np
+
+    n = len(indptr) - 1
+    out = np.zeros((n, n_features), dtype=dtype)
+    out[np.repeat(np.arange(n), np.diff(indptr)), indices] = 1
+    return out
+
+
+def take_rows(indptr, indices, rows):
+    """CSR rows ``rows`` (any order) as a new ``(indptr, indices)``, vectorised."""
+    import numpy as np
+
+    starts, lengths = indptr[rows], indptr[rows + 1] - indptr[rows]
+    new_indptr = np.zeros(len(rows) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=new_indptr[1:])
+    # Position k of the batch reads source position starts[row] + (k - new_indptr[row]).
+    offsets = np.repeat(starts - new_indptr[:-1], lengths)
+    return new_indptr, indices[np.arange(new_indptr[-1]) + offsets]
+
+
+def peak_rss_mb():
+    """Peak resident memory of this process so far (Linux reports ru_maxrss in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def base_versions():
+    import numpy as np
+
+    return {"python": platform.python_version(), "numpy": np.__version__}
+
+
+def emit(system, args, epoch_seconds, evaluate_seconds, test_loss, test_accuracy,
+         val_accuracy_last, import_seconds, versions, **extra):
+    """Print the one JSON line of the protocol."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    record = {"system": system, "epoch_seconds": [float(s) for s in epoch_seconds],
+              "evaluate_seconds": float(evaluate_seconds), "test_loss": float(test_loss),
+              "test_accuracy": float(test_accuracy),
+              "val_accuracy_last": float(val_accuracy_last), "peak_rss_mb": peak_rss_mb(),
+              "import_seconds": float(import_seconds), "versions": versions,
+              "threads": args.threads, "seed": args.seed,
+              "cpu_user_seconds": usage.ru_utime, "cpu_sys_seconds": usage.ru_stime,
+              "page_faults": usage.ru_minflt + usage.ru_majflt, **extra}
+    print(json.dumps(record), flush=True)
+
+
+def skip(system, reason):
+    """A peer whose framework is missing reports it and exits 0."""
+    print(json.dumps({"system": system, "skipped": reason}), flush=True)
+    sys.exit(0)

@@ -1,0 +1,86 @@
+"""``nn`` (this repository) training the book's IMDB model through its Keras-like API:
+``Sequential`` of Dense(16, relu), Dense(16, relu), Dense(1, sigmoid), RMSprop (Keras's
+epsilon inside the square root), binary crossentropy, ``fit(batch_size=512,
+validation_data=...)`` and ``evaluate(batch_size=32)``. ``--input sparse`` feeds
+`nn.sparse.CSRMatrix` batches (numba kernels in the first layer); ``--input dense`` feeds the
+notebook's dense float32 0/1 matrices (BLAS). Measures each epoch with a callback (training plus
+the validation pass) and the evaluate call on its own. Prints one JSON line (see `common`).
+
+    python benchmarks/peers/nn_run.py --data DATA.npz --input sparse --epochs 6 --threads 2
+"""
+
+import sys
+import time
+from pathlib import Path
+
+import common
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def add_options(parser):
+    parser.add_argument("--input", choices=["sparse", "dense"], default="sparse",
+                        help="CSRMatrix input (default) or the notebook's dense matrices")
+
+
+class EpochTimer:
+    """A plain object with the two hooks nn's fit calls around each epoch."""
+
+    def __init__(self):
+        self.seconds, self.logs = [], {}
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):  # after the validation pass
+        self.seconds.append(time.perf_counter() - self.start)
+        self.logs = dict(logs or {})
+
+
+def main():
+    args = common.parse_args(__doc__.split("\n\n")[0], add_options)
+    system = f"nn_{args.input}"
+    sys.path.insert(0, str(REPO))  # benchmark this tree's nn, not an installed copy
+    start = time.perf_counter()
+    import nn
+    from nn import layers, models, optimizers
+    from nn.sparse import CSRMatrix
+    import_seconds = time.perf_counter() - start
+
+    splits = common.load_splits(args.data)
+    n_features = splits["n_features"]
+
+    def make_x(indptr, indices):
+        if args.input == "dense":
+            return common.densify(indptr, indices, n_features)
+        return CSRMatrix(indptr, indices, (len(indptr) - 1, n_features))
+
+    data = {name: (make_x(indptr, indices), labels)
+            for name, (indptr, indices, labels) in
+            ((k, splits[k]) for k in ("train", "val", "test"))}
+
+    model = models.Sequential(seed=args.seed)
+    model.add(layers.Dense(common.UNITS[0], activation="relu", input_shape=(n_features,)))
+    model.add(layers.Dense(common.UNITS[1], activation="relu"))
+    model.add(layers.Dense(1, activation="sigmoid"))
+    model.compile(optimizer=optimizers.RMSprop(learning_rate=common.LEARNING_RATE,
+                                               rho=common.RHO, epsilon=common.EPSILON),
+                  loss="binary_crossentropy", metrics=["binary_accuracy"])
+
+    timer = EpochTimer()
+    model.fit(*data["train"], epochs=args.epochs, batch_size=common.BATCH_SIZE,
+              validation_data=data["val"], verbose=0, callbacks=[timer])
+    with common.Timer() as t:
+        test_loss, test_accuracy = model.evaluate(*data["test"],
+                                                  batch_size=common.EVAL_BATCH_SIZE, verbose=0)
+
+    import numba
+    versions = {**common.base_versions(), "nn": getattr(nn, "__version__", "unknown"),
+                "numba": numba.__version__, "numba_threads": numba.config.NUMBA_NUM_THREADS,
+                "numba_threading_layer": numba.config.THREADING_LAYER}
+    common.emit(system, args, timer.seconds, t.seconds, test_loss, test_accuracy,
+                timer.logs.get("val_binary_accuracy", float("nan")), import_seconds, versions)
+
+
+if __name__ == "__main__":
+    main()
