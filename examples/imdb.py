@@ -131,6 +131,7 @@ def plot_history(history, out):
         ax.set_title(f"Training and validation {label.lower()}")
         ax.set_xlabel("Epochs")
         ax.set_ylabel(label)
+        ax.xaxis.get_major_locator().set_params(integer=True)
         ax.legend()
         fig.tight_layout()
         path = out / f"{key.replace('binary_', '')}.png"
