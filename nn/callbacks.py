@@ -7,6 +7,8 @@ from a hook ends training: after the current batch if set in a batch hook (as Ke
 else after the current epoch.
 """
 
+import warnings
+
 import numpy as np
 
 HOOKS = ("on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end",
@@ -140,6 +142,11 @@ class ModelCheckpoint(Callback):
                 return
             self.best = value
         path = self.filepath.format(epoch=epoch + 1, **logs)
+        if not all(np.isfinite(w).all() for w in self.model.get_weights()):
+            warnings.warn(f"ModelCheckpoint: not saving epoch {epoch + 1} to {path}: the "
+                          "weights are NaN or infinite (training diverged)", RuntimeWarning,
+                          stacklevel=2)
+            return
         if self.save_weights_only:
             self.model.save_weights(path)
         else:

@@ -15,8 +15,12 @@ from . import ops
 _CHUNK = 1 << 22  # elements per finiteness check, to bound the temporary
 
 
-def prepare_x(x, name="x"):
-    """Return (x, n_samples, n_features) for a 2-D dense array or a sparse matrix."""
+def prepare_x(x, name="x", dtype=None):
+    """Return (x, n_samples, n_features) for a 2-D dense array or a sparse matrix.
+
+    ``dtype`` is the model's dtype: values too large for it (float64 ``1e300`` in a float32
+    model) are refused, as they would become inf when batches are cast.
+    """
     if x is None:
         raise ValueError(f"{name} is None; expected an array of shape (n_samples, n_features)")
     x, is_sparse = ops.as_input(x)
@@ -24,25 +28,41 @@ def prepare_x(x, name="x"):
         if hasattr(x, "offsets") and hasattr(x, "tokens"):
             raise TypeError(f"{name} is a ragged list of sequences; turn it into a matrix "
                             "first, e.g. nn.sparse.vectorize_sequences(x, dimension=10000)")
-        x = np.asarray(x)
+        x = _as_array(x, name)
         if x.dtype.kind not in "biuf":
             raise TypeError(f"{name} must hold numbers; got dtype {x.dtype}")
         if x.ndim != 2:
             raise ValueError(f"{name} must be 2-D (n_samples, n_features); got shape {x.shape}")
-        check_finite(x, name)
+        check_finite(x, name, dtype)
+    elif x.data is not None and dtype is not None:
+        _check_sparse_range(x, name, dtype)
     n, d = x.shape
     if n == 0:
         raise ValueError(f"{name} is empty (0 samples); expected at least one sample")
+    if d == 0:
+        raise ValueError(f"{name} has 0 features (shape {x.shape}); expected at least one "
+                         "column")
     return x, n, d
+
+
+def _as_array(a, name):
+    try:
+        return np.asarray(a)
+    except ValueError as exc:  # ragged nested lists
+        raise ValueError(f"{name} is not a rectangular array ({exc}); every row must have "
+                         "the same length") from exc
 
 
 def prepare_y(y, n_samples, units, dtype, loss=None, name="y"):
     """Return y as a (n_samples, units) array of ``dtype``, checked against the loss."""
     if y is None:
         raise ValueError(f"{name} is None; expected {n_samples} targets")
-    y = np.asarray(y)
+    y = _as_array(y, name)
     if y.dtype.kind not in "biuf":
         raise TypeError(f"{name} must hold numbers; got dtype {y.dtype}")
+    if y.ndim == 0:
+        raise ValueError(f"{name} is a single number ({y.item()!r}); expected {n_samples} "
+                         "targets, shape (n_samples,) or (n_samples, units)")
     if len(y) != n_samples:
         raise ValueError(f"x and {name} must have the same number of samples; got "
                          f"{n_samples} in x and {len(y)} in {name}")
@@ -51,26 +71,59 @@ def prepare_y(y, n_samples, units, dtype, loss=None, name="y"):
     if y.ndim != 2 or y.shape[1] != units:
         raise ValueError(f"{name} has shape {y.shape} but the model outputs "
                          f"({n_samples}, {units})")
+    check_finite(y, name, dtype)
     y = y.astype(dtype, copy=False)
-    check_finite(y, name)
     if loss is not None:
         loss.check_targets(y)
     return y
 
 
-def check_finite(x, name):
-    """Raise ValueError naming the first NaN or inf in a dense float array, chunk by chunk."""
+def _limit(dtype, target):
+    """The largest magnitude of ``target`` if casting ``dtype`` to it can overflow, else None."""
+    if target is None:
+        return None
+    limit = np.finfo(target).max
+    return limit if limit < np.finfo(dtype).max else None
+
+
+def check_finite(x, name, dtype=None,
+                 fix="inputs and targets must be finite (replace or drop NaN and inf)"):
+    """Raise ValueError naming the first NaN or inf in a dense float array, or the first value
+    too large for ``dtype`` (the dtype it will be cast to), chunk by chunk."""
     if x.dtype.kind != "f" or x.size == 0:
         return
+    limit = _limit(x.dtype, dtype)
     rows = max(1, _CHUNK // max(x.shape[1] if x.ndim == 2 else 1, 1))
     for start in range(0, len(x), rows):
         chunk = x[start:start + rows]
+        lo, hi = chunk.min(), chunk.max()  # NaN propagates through both: no temporaries
+        if np.isfinite(lo) and np.isfinite(hi) and (limit is None
+                                                     or -limit <= lo <= hi <= limit):
+            continue
         finite = np.isfinite(chunk)
         if not finite.all():
             where = np.argwhere(~finite)[0]
             where[0] += start
-            raise ValueError(f"{name} contains {x[tuple(where)]} at index {tuple(where.tolist())}; "
-                             "inputs and targets must be finite (replace or drop NaN and inf)")
+            raise ValueError(f"{name} contains {x[tuple(where)]} at index "
+                             f"{tuple(where.tolist())}; {fix}")
+        where = np.argwhere(np.abs(chunk) > limit)[0]
+        where[0] += start
+        raise ValueError(f"{name} holds {x[tuple(where)].item()!r} at index "
+                         f"{tuple(where.tolist())}, too large for the model's "
+                         f"{np.dtype(dtype).name} (largest {limit:.4g}); scale the values, or "
+                         "build the model with dtype='float64'")
+
+
+def _check_sparse_range(x, name, dtype):
+    """ValueError naming the first stored value of a sparse ``x`` that ``dtype`` cannot hold."""
+    limit = _limit(x.data.dtype, dtype)
+    if limit is None or x.nnz == 0 or np.abs(x.data).max() <= limit:
+        return
+    k = int(np.argmax(np.abs(x.data) > limit))
+    row = int(np.searchsorted(x.indptr, k, side="right") - 1)
+    raise ValueError(f"{name} holds {x.data[k].item()!r} at row {row}, column {x.indices[k]}, "
+                     f"too large for the model's {np.dtype(dtype).name} (largest "
+                     f"{limit:.4g}); scale the values, or build the model with dtype='float64'")
 
 
 def check_batch_size(batch_size):
@@ -89,7 +142,39 @@ def check_epochs(epochs):
     return int(epochs)
 
 
+def check_initial_epoch(initial_epoch):
+    if isinstance(initial_epoch, bool) or not isinstance(initial_epoch, numbers.Integral):
+        raise TypeError(f"initial_epoch must be an integer; got {initial_epoch!r}")
+    if initial_epoch < 0:
+        raise ValueError(f"initial_epoch must be 0 or more; got {initial_epoch}")
+    return int(initial_epoch)
+
+
+def check_validation_split(validation_split):
+    if not isinstance(validation_split, numbers.Real):
+        raise TypeError(f"validation_split must be a number in [0, 1); got "
+                        f"{validation_split!r}")
+    if not 0 <= validation_split < 1:
+        raise ValueError(f"validation_split must be in [0, 1); got {validation_split!r}")
+    return float(validation_split)
+
+
+def check_shuffle(shuffle):
+    if not isinstance(shuffle, (bool, np.bool_)):
+        raise TypeError(f"shuffle must be True or False; got {shuffle!r}")
+    return bool(shuffle)
+
+
+def check_callbacks(callbacks):
+    if callbacks is None:
+        return []
+    if not isinstance(callbacks, (list, tuple)):
+        raise TypeError(f"callbacks must be a list; got {type(callbacks).__name__} (wrap a "
+                        "single callback: callbacks=[cb])")
+    return list(callbacks)
+
+
 def check_verbose(verbose):
-    if verbose not in (0, 1, 2):
+    if not isinstance(verbose, numbers.Real) or verbose not in (0, 1, 2):
         raise ValueError(f"verbose must be 0, 1 or 2; got {verbose!r}")
     return verbose

@@ -170,21 +170,36 @@ class Sequential:
         if not self.layers:
             raise ValueError(f"the model has no layers; add some before {what}()")
 
-    def _check_x(self, x, name):
-        x, n, d = inputs.prepare_x(x, name)
+    def _check_x(self, x, name, n_features=None):
+        """Check ``x`` against the model, or against ``n_features`` while it is unbuilt.
+        Nothing is built here: a refused call must leave the model as it was."""
+        x, n, d = inputs.prepare_x(x, name, self.dtype)
         if not self.layers:
             raise ValueError("the model has no layers; add some first")
-        if not self.built:
-            self.build(d)
-        elif d != self.input_dim:
+        expected = self.input_dim if self.built else n_features
+        if expected is not None and d != expected:
             raise ValueError(f"{name} has {d} features but the model expects "
-                             f"{self.input_dim} (the first layer's input size)")
+                             f"{expected} (the first layer's input size)")
         return x, n
 
-    def _check_data(self, x, y, xname, yname):
-        x, n = self._check_x(x, xname)
+    def _check_data(self, x, y, xname, yname, n_features=None, build=True):
+        x, n = self._check_x(x, xname, n_features)
         y = inputs.prepare_y(y, n, self.layers[-1].output_dim(), self.dtype, self.loss, yname)
+        if build and not self.built:
+            self.build(x.shape[1])
         return x, y
+
+    def _warn_if_not_finite(self, what, value):
+        """A RuntimeWarning when outputs or a loss came out NaN or infinite, saying why."""
+        if np.all(np.isfinite(value)):
+            return
+        if not all(np.isfinite(w).all() for w in self.get_weights()):
+            why = ("the model's weights are NaN or infinite: training diverged (lower the "
+                   "learning rate; callbacks.TerminateOnNaN stops it early)")
+        else:
+            why = ("the weights are finite, so the inputs (or targets) are too large for the "
+                   f"model's {self.dtype.name} arithmetic (scale them)")
+        warnings.warn(f"{what} is NaN or infinite: {why}", RuntimeWarning, stacklevel=3)
 
     # ----------------------------------------------------------- training
     def fit(self, x, y, batch_size=32, epochs=1, verbose=1, validation_data=None,
@@ -198,12 +213,16 @@ class Sequential:
         self._check_compiled("fit")
         batch_size = inputs.check_batch_size(batch_size)
         epochs = inputs.check_epochs(epochs)
+        initial_epoch = inputs.check_initial_epoch(initial_epoch)
         verbose = inputs.check_verbose(verbose)
-        x, y = self._check_data(x, y, "x", "y")
+        shuffle = inputs.check_shuffle(shuffle)
+        validation_split = inputs.check_validation_split(validation_split)
+        callbacks = inputs.check_callbacks(callbacks)
+        # Check everything before building the model: a refused fit changes nothing.
+        x, y = self._check_data(x, y, "x", "y", build=False)
+        n_features = x.shape[1]
         if validation_data is not None and validation_split:
             raise ValueError("pass validation_data or validation_split, not both")
-        if not 0 <= validation_split < 1:
-            raise ValueError(f"validation_split must be in [0, 1); got {validation_split!r}")
         if validation_split:
             split = int(len(y) * (1 - validation_split))
             if split == 0 or split == len(y):
@@ -214,12 +233,16 @@ class Sequential:
         elif validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
                 raise ValueError("validation_data must be a tuple (x_val, y_val)")
-            x_val, y_val = self._check_data(*validation_data, "validation x", "validation y")
+            x_val, y_val = self._check_data(*validation_data, "validation x", "validation y",
+                                            n_features=n_features, build=False)
         else:
             x_val = y_val = None
+        history = History()
+        cbs = CallbackList([history, *callbacks], self)
+        if not self.built:
+            self.build(n_features)
 
-        self.history = History()
-        cbs = CallbackList([self.history, *(callbacks or [])], self)
+        self.history = history
         self.stop_training = False
         if verbose:
             val_text = f", validate on {len(y_val)} samples" if y_val is not None else ""
@@ -274,6 +297,7 @@ class Sequential:
         verbose = inputs.check_verbose(verbose)
         x, y = self._check_data(x, y, "x", "y")
         logs = self._evaluate(x, y, batch_size, Progbar(len(y), verbose))
+        self._warn_if_not_finite("the evaluate loss", logs["loss"])
         values = list(logs.values())
         return values if self.metrics else values[0]
 
@@ -295,10 +319,13 @@ class Sequential:
         """Outputs for x, shape (n_samples, units), in the model's dtype (float32 default)."""
         batch_size = inputs.check_batch_size(batch_size)
         x, n = self._check_x(x, "x")
+        if not self.built:
+            self.build(x.shape[1])
         out = np.empty((n, self.layers[-1].output_dim()), dtype=self.dtype)
         for start in range(0, n, batch_size):
             stop = min(start + batch_size, n)
             out[start:stop] = self._forward(ops.slice_rows(x, start, stop, self.dtype))
+        self._warn_if_not_finite("the output of predict", out)
         return out
 
     # ------------------------------------------------------------ weights
@@ -322,7 +349,11 @@ class Sequential:
             if w.shape != layer.params[key].shape:
                 raise ValueError(f"{layer.name}/{key} has shape {layer.params[key].shape}; "
                                  f"got an array of shape {w.shape}")
-            inputs.check_finite(w.astype(self.dtype, copy=False), f"{layer.name}/{key}")
+            if w.dtype.kind not in "biuf":
+                raise TypeError(f"{layer.name}/{key} must hold numbers; got dtype {w.dtype}")
+            inputs.check_finite(w, f"{layer.name}/{key}", self.dtype,
+                                fix="weights must be finite (a file holding NaN comes from "
+                                    "a model whose training diverged)")
             new.append(np.array(w, dtype=self.dtype))
         for (layer, key), w in zip(slots, new):
             layer.params[key] = w

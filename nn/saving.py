@@ -50,8 +50,15 @@ def _read_npz(path):
 
 
 def _weight_arrays(model):
-    return {f"{layer.name}/{key}": value for layer in model.layers
-            for key, value in layer.params.items()}
+    """Every parameter by name; ValueError if one is not finite (nothing loads it back)."""
+    arrays = {f"{layer.name}/{key}": value for layer in model.layers
+              for key, value in layer.params.items()}
+    for name, value in arrays.items():
+        if not np.isfinite(value).all():
+            raise ValueError(f"not saving: {name} holds NaN or inf, so training diverged "
+                             "(lower the learning rate; callbacks.TerminateOnNaN stops it). "
+                             "Load an earlier checkpoint instead")
+    return arrays
 
 
 def save_weights(model, path):

@@ -38,9 +38,14 @@ class RemoteFile:
     env: str
 
     def location(self):
-        """``(url, md5)`` after the environment overrides."""
-        return (os.environ.get(f"{self.env}_URL") or self.url,
-                os.environ.get(f"{self.env}_MD5") or self.md5)
+        """``(url, md5)`` after the environment overrides, which are checked."""
+        url = os.environ.get(f"{self.env}_URL") or self.url
+        md5 = os.environ.get(f"{self.env}_MD5") or self.md5
+        if not url.startswith(("http://", "https://", "file:")):
+            raise ValueError(f"{self.env}_URL={url!r} is not an http(s):// or file: address")
+        if len(md5) != 32 or not all(c in "0123456789abcdefABCDEF" for c in md5):
+            raise ValueError(f"{self.env}_MD5={md5!r} is not an MD5 digest (32 hex digits)")
+        return url, md5
 
 
 def cache_dir():

@@ -41,6 +41,8 @@ Keras's quirks are kept as they are, on purpose:
 import hashlib
 import http.client
 import json
+import numbers
+import os
 import warnings
 from pathlib import Path
 
@@ -95,7 +97,15 @@ def load_data(path=None, num_words=None, skip_top=0, maxlen=None, seed=113, star
     (x_train, y_train), (x_test, y_test)
         ``x_*`` are `Sequences` of word indices, 25,000 reviews each unless ``maxlen`` drops
         some; ``y_*`` are int64 arrays of 0 (negative) and 1 (positive).
+
+    Raises
+    ------
+    TypeError or ValueError
+        An argument is not a non-negative int (or None where allowed); checked before any
+        file is read.
     """
+    _check_arguments(num_words=num_words, skip_top=skip_top, maxlen=maxlen, seed=seed,
+                     start_char=start_char, oov_char=oov_char, index_from=index_from)
     raw = _load_raw(_find_source(path))
     return keras_postprocess(raw["train"], raw["test"], num_words=num_words, skip_top=skip_top,
                              maxlen=maxlen, seed=seed, start_char=start_char,
@@ -135,6 +145,8 @@ def keras_postprocess(train, test, num_words=None, skip_top=0, maxlen=None, seed
     ``train`` and ``test`` are ``(Sequences, labels)`` pairs holding word ranks. The result is
     what Keras computes with Python lists, built with whole-array NumPy operations instead.
     """
+    _check_arguments(num_words=num_words, skip_top=skip_top, maxlen=maxlen, seed=seed,
+                     start_char=start_char, oov_char=oov_char, index_from=index_from)
     rng = np.random.RandomState(seed)
     lead = int(start_char is not None)
     splits = []
@@ -157,6 +169,27 @@ def keras_postprocess(train, test, num_words=None, skip_top=0, maxlen=None, seed
                          for tokens, offsets in xs]
     y_train, y_test = [labels[order].astype(np.int64) for _, labels, order in splits]
     return (x_train, y_train), (x_test, y_test)
+
+
+def _check_arguments(**arguments):
+    """TypeError or ValueError naming the first argument that is not a usable integer.
+
+    Keras checks none of them and quietly returns garbage (``num_words=2.5``, negative word
+    indices from ``index_from=-5``); here each must be a non-negative int (None where Keras
+    allows it), and ``seed`` must fit ``RandomState``.
+    """
+    optional = {"num_words", "maxlen", "seed", "start_char", "oov_char"}
+    for name, value in arguments.items():
+        if value is None and name in optional:
+            continue
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+            allowed = "an int or None" if name in optional else "an int"
+            raise TypeError(f"{name} must be {allowed}; got {value!r}")
+        if value < 0:
+            raise ValueError(f"{name} must be 0 or more; got {value}")
+    if arguments["seed"] is not None and arguments["seed"] >= 2**32:
+        raise ValueError(f"seed must be below 2**32 (numpy's RandomState); got "
+                         f"{arguments['seed']}")
 
 
 def _shift(ranks, order, start_char, index_from):
@@ -219,9 +252,15 @@ def _source_in(folder):
     return None
 
 
+def _as_path(path):
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a file or folder name (str or path-like); got {path!r}")
+    return Path(path).expanduser()
+
+
 def _find_source(path):
     if path is not None:
-        path = Path(path).expanduser()
+        path = _as_path(path)
         if path.is_file():
             return path
         found = _source_in(path) if path.is_dir() else None
@@ -244,7 +283,7 @@ def _find_word_index(path=None, near=()):
     """``imdb_word_index.json`` at ``path``, else in the folders ``near``, else the usual places."""
     name = WORD_INDEX.name
     if path is not None:
-        path = Path(path).expanduser()
+        path = _as_path(path)
         found = path / name if path.is_dir() else path
         if not found.is_file():
             raise FileNotFoundError(f"{found} does not exist. Pass path= the file {name} or "
