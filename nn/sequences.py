@@ -51,14 +51,25 @@ class Sequences:
         """Build from any iterable of integer sequences (lists, arrays, a Keras object array)."""
         if isinstance(sequences, Sequences):
             return sequences
-        seqs = [np.asarray(s).ravel() for s in sequences]
+        if isinstance(sequences, (dict, str, bytes)):
+            raise TypeError(f"sequences must be a list of integer sequences; got "
+                            f"{type(sequences).__name__}")
+        seqs = []
+        for i, s in enumerate(sequences):
+            a = np.asarray(s)
+            if a.ndim > 1 or (a.size and a.dtype.kind not in "biuf"):
+                raise TypeError(f"sequence {i} must be a flat sequence of integers; got "
+                                f"{a.dtype} values of shape {a.shape}")
+            seqs.append(a.ravel())
         lengths = np.array([s.size for s in seqs], dtype=np.int64)
         offsets = np.zeros(len(seqs) + 1, dtype=np.int64)
         np.cumsum(lengths, out=offsets[1:])
         tokens = np.concatenate(seqs) if seqs else np.zeros(0, dtype=np.int32)
         if tokens.size and not np.issubdtype(tokens.dtype, np.integer):
-            if not np.all(np.mod(tokens, 1) == 0):
+            if not np.all(np.isfinite(tokens) & (np.mod(tokens, 1) == 0)):
                 raise TypeError("sequences must hold integers; got non-integer values")
+            if np.abs(tokens).max() > np.iinfo(np.int32).max:
+                raise ValueError("sequence values must fit in int32")
             tokens = tokens.astype(np.int64)
         return cls(tokens, offsets)
 

@@ -654,3 +654,13 @@ def test_loader_path_argument(path, error, message):
         imdb.load_data(path=path)
     with pytest.raises(error):
         imdb.get_word_index(path=path)
+
+
+@pytest.mark.parametrize("bad, error", [([["3"]], TypeError), ([[None]], TypeError),
+                                        ({1: 2}, TypeError), ([[[1, 2]]], TypeError),
+                                        ([[1e20]], ValueError), ([[1.5]], TypeError)])
+def test_sequences_from_lists_refuses_what_is_not_flat_integers(bad, error):
+    from nn.sequences import Sequences
+
+    with pytest.raises(error, match="sequence"):
+        Sequences.from_lists(bad)
