@@ -1,4 +1,5 @@
-"""First-layer cost per epoch of the Keras IMDB notebook: nn's kernels vs scipy.sparse vs dense.
+"""First-layer cost per epoch of the Keras IMDB notebook: nn's kernels vs scipy.sparse vs NumPy
+dense (BLAS) vs torch.sparse.
 
 One epoch, as the notebook runs it: 15,000 training rows in 30 shuffled batches of 512, each
 gathered from the full matrix, then ``z = x @ W + b`` (forward) and ``dW = x.T @ delta``
@@ -17,13 +18,25 @@ deterministic designs, to justify the one `nn.kernels.spmm_t_ones` uses:
 The data come from `load_data`: synthetic IMDB-shaped reviews by default (benchmarks/data.py),
 or any DATA.npz written by ``benchmarks/data.py`` (``--data``, e.g. the real IMDB).
 
+torch.sparse builds a ``torch.sparse_csr_tensor`` per batch (counted as gather) and computes
+``torch.sparse.mm(x, W) + b`` forward and ``torch.sparse.mm(x.T, delta)`` backward (the
+product autograd would run for ``dW``).
+
+``--system nn|scipy|dense|torch --json`` times one system and prints one JSON line with every
+repetition (`benchmarks/run.py` runs each system so, in its own process, with the thread
+counts set in the environment). Without ``--system`` all run in this process and a Markdown
+table is printed.
+
     python benchmarks/bench_kernels.py --reps 7 --seed 0
+    NUMBA_NUM_THREADS=1 python benchmarks/bench_kernels.py --system nn --json
 """
 
 import argparse
+import json
 import os
 import sys
 import time
+import warnings
 
 import numba
 import numpy as np
@@ -100,6 +113,36 @@ def epoch_scipy(x_train, x_val, W, b, delta, perm):
 epoch_dense = epoch_scipy  # the same code: NumPy arrays index, multiply and transpose alike
 
 
+def epoch_torch(x_train, x_val, W, b, delta, perm):
+    """torch.sparse on CSR batches gathered by nn (the tensor's construction counts as
+    gather); ``W``, ``b`` and ``delta`` are torch tensors."""
+    import torch
+    warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+
+    def tensor(xb):  # both index arrays in one dtype, as sparse_csr_tensor requires
+        return torch.sparse_csr_tensor(torch.from_numpy(xb.indptr.astype(np.int32)),
+                                       torch.from_numpy(xb.indices), torch.ones(xb.nnz),
+                                       size=xb.shape, check_invariants=False)
+
+    t = dict.fromkeys(("gather", "forward", "backward", "validation"), 0.0)
+    for start in range(0, x_train.shape[0], BATCH_SIZE):
+        t0 = time.perf_counter()
+        xb = tensor(x_train.take(perm[start:start + BATCH_SIZE]))
+        t1 = time.perf_counter()
+        torch.sparse.mm(xb, W) + b
+        t2 = time.perf_counter()
+        torch.sparse.mm(xb.t(), delta[:xb.shape[0]])
+        t3 = time.perf_counter()
+        t["gather"] += t1 - t0
+        t["forward"] += t2 - t1
+        t["backward"] += t3 - t2
+    t0 = time.perf_counter()
+    for start in range(0, x_val.shape[0], BATCH_SIZE):
+        torch.sparse.mm(tensor(x_val[start:start + BATCH_SIZE]), W) + b
+    t["validation"] = time.perf_counter() - t0
+    return t
+
+
 # -- Alternative deterministic weight gradients (see the module docstring) -----------------
 
 @njit(parallel=True)
@@ -156,11 +199,50 @@ def backward_only(kernel, batches, delta, n_features):
 # -- Timing and the table --------------------------------------------------------------------
 
 def run(name, epoch, reps, *args):
-    epoch(*args)  # warm-up
+    """Warm up with one epoch, then time ``reps``; (name, median, min, max of the totals,
+    median per component, every repetition)."""
+    epoch(*args)  # warm-up: JIT compile or cache load, page faults
     runs = [epoch(*args) for _ in range(reps)]
     totals = np.array([sum(r.values()) for r in runs])
     parts = {k: np.median([r[k] for r in runs]) for k in runs[0]}
-    return name, np.median(totals), totals.min(), totals.max(), parts
+    return name, np.median(totals), totals.min(), totals.max(), parts, runs
+
+
+def run_system(system, reps, x_train, x_val, W, b, delta, perm):
+    """One system's `run` with its inputs converted (scipy, dense, torch)."""
+    threads = numba.get_num_threads()
+    if system == "nn":
+        return run(f"nn kernels, {threads} thread{'s' if threads > 1 else ''}", epoch_nn,
+                   reps, x_train, x_val, W, b, delta, perm)
+    if system == "scipy":
+        return run("scipy.sparse", epoch_scipy, reps, x_train.to_scipy(), x_val.to_scipy(),
+                   W, b, delta, perm)
+    if system == "dense":
+        return run("NumPy dense (BLAS)", epoch_dense, reps, x_train.toarray(),
+                   x_val.toarray(), W, b, delta, perm)
+    if system == "torch":
+        import torch
+        torch.set_num_threads(threads)
+        return run("torch.sparse (CSR mm)", epoch_torch, reps, x_train, x_val,
+                   torch.from_numpy(W), torch.from_numpy(b), torch.from_numpy(delta), perm)
+    raise ValueError(f"unknown system {system!r}; expected one of {SYSTEMS}")
+
+
+SYSTEMS = ("nn", "scipy", "dense", "torch")
+
+
+def versions(system):
+    found = {"numpy": np.__version__, "numba": numba.__version__,
+             "numba_threads": numba.get_num_threads(),
+             "numba_threading_layer": numba.config.THREADING_LAYER}
+    if system == "scipy":
+        import scipy
+        found["scipy"] = scipy.__version__
+    if system == "torch":
+        import torch
+        found.update(torch=torch.__version__, torch_threads=torch.get_num_threads(),
+                     torch_parallel_info=torch.__config__.parallel_info().splitlines()[:6])
+    return found
 
 
 def fmt(seconds):
@@ -174,9 +256,15 @@ def main():
     parser.add_argument("--data", default=None, help="a DATA.npz (default: synthetic)")
     parser.add_argument("--no-dense", action="store_true", help="skip dense BLAS (1 GB)")
     parser.add_argument("--no-alternatives", action="store_true")
+    parser.add_argument("--no-torch", action="store_true", help="skip torch.sparse")
+    parser.add_argument("--system", choices=SYSTEMS, default=None,
+                        help="time this system alone (see --json)")
+    parser.add_argument("--json", action="store_true",
+                        help="with --system: print one JSON line with every repetition")
+    parser.add_argument("--quick", action="store_true", help="allow --reps below 5 (smoke test)")
     args = parser.parse_args()
-    if args.reps < 5:
-        parser.error("--reps must be at least 5")
+    if args.reps < (1 if args.quick else 5):
+        parser.error("--reps must be at least 5 (or use --quick)")
 
     rng = np.random.default_rng(args.seed)
     x_train, x_val = load_data(args.data, args.seed)
@@ -186,6 +274,20 @@ def main():
     delta = rng.standard_normal((BATCH_SIZE, UNITS)).astype(np.float32)
     perm = rng.permutation(x_train.shape[0])
     nnz_train, nnz_val = x_train.nnz, x_val.nnz
+    if args.system is not None:
+        name, med, lo, hi, parts, runs = run_system(args.system, args.reps, x_train, x_val, W,
+                                                    b, delta, perm)
+        record = {"system": args.system, "name": name, "threads": numba.get_num_threads(),
+                  "reps": [{k: float(v) for k, v in r.items()} for r in runs],
+                  "train_rows": x_train.shape[0], "train_nnz": nnz_train,
+                  "val_rows": x_val.shape[0], "val_nnz": nnz_val, "n_features": n_features,
+                  "versions": versions(args.system)}
+        if args.json:
+            print(json.dumps(record))
+        else:
+            print(f"{name}: {fmt(med)} ms per epoch [{fmt(lo)}-{fmt(hi)}]; "
+                  + ", ".join(f"{k} {fmt(v)}" for k, v in parts.items()))
+        return
     print(f"data: {x_train.shape[0]} training rows ({nnz_train / x_train.shape[0]:.1f} "
           f"nonzeros/row), {x_val.shape[0]} validation rows, {n_features} features; "
           f"numba threads {numba.get_num_threads()}, {os.cpu_count()} CPUs\n")
@@ -194,27 +296,22 @@ def main():
     threads = numba.get_num_threads()
     for n in sorted({threads, 1}, reverse=True):
         numba.set_num_threads(n)
-        results.append(run(f"nn kernels, {n} thread{'s' if n > 1 else ''}", epoch_nn,
-                           args.reps, x_train, x_val, W, b, delta, perm))
+        results.append(run_system("nn", args.reps, x_train, x_val, W, b, delta, perm))
     numba.set_num_threads(threads)
-    try:
-        import scipy.sparse  # noqa: F401  (to_scipy needs it)
-        xs_train, xs_val = x_train.to_scipy(), x_val.to_scipy()
-        results.append(run("scipy.sparse", epoch_scipy, args.reps, xs_train, xs_val, W, b,
-                           delta, perm))
-    except ImportError:
-        print("scipy not installed: skipped\n")
-    if not args.no_dense:  # last: OpenBLAS threads spin for a while after a big call
-        xd_train, xd_val = x_train.toarray(), x_val.toarray()
-        results.append(run("NumPy dense (BLAS)", epoch_dense, args.reps, xd_train, xd_val, W,
-                           b, delta, perm))
-        del xd_train, xd_val
+    # dense last: OpenBLAS threads spin for a while after a big call
+    for system in ("scipy", "torch", "dense"):
+        if (system == "dense" and args.no_dense) or (system == "torch" and args.no_torch):
+            continue
+        try:
+            results.append(run_system(system, args.reps, x_train, x_val, W, b, delta, perm))
+        except ImportError as exc:
+            print(f"{system}: {exc.name} not installed: skipped\n")
 
     base = results[0][1]
     print("| system | epoch total ms (median [min-max]) | gather | forward | weight grad "
           "| validation fwd | total vs nn |")
     print("|---|---|---|---|---|---|---|")
-    for name, med, lo, hi, parts in results:
+    for name, med, lo, hi, parts, _ in results:
         print(f"| {name} | {fmt(med)} [{fmt(lo)}-{fmt(hi)}] | {fmt(parts['gather'])} | "
               f"{fmt(parts['forward'])} | {fmt(parts['backward'])} | "
               f"{fmt(parts['validation'])} | {med / base:.2f}x |")

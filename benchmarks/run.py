@@ -1,37 +1,52 @@
 """The one command of the benchmark suite: full training of the Keras book's IMDB model by nn
-and by its peers, each system in its own fresh process, and a report.
+and by its peers, each system in its own fresh process, then the first layer's kernels, the
+scaling curves, the one-off costs, the floor, and the issue's "done when" checks.
 
-    python benchmarks/run.py [--reps 5] [--epochs 6] [--quick] [--data synthetic|imdb]
-                             [--out benchmarks/results]
+    python benchmarks/run.py [--data imdb] [--quick] [--sections kernels,scaling]
+                             [--out benchmarks/results]      (--help lists every option)
 
-1. writes DATA.npz once into ``--out`` (`data.py`: synthetic, or IMDB through nn's loader);
-2. runs ``--reps`` rounds; a round runs every peer once, each preceded by a run of the
-   reference ``nn_sparse`` (nn_sparse, keras_tf, nn_sparse, torch_dense, ...), the peers'
-   order rotating from round to round, so no system runs in a block and every peer has a
-   neighbouring reference run to be compared with. Before each run it waits (a little) for
+1. writes DATA.npz (multi-hot, 10,000 words) and TOKENS.npz (token sequences, for hashed
+   n-gram inputs) once into ``--out`` (`data.py`: synthetic, or IMDB through nn's loader);
+2. runs ``--reps`` rounds of training; a round runs every peer once, each preceded by a run
+   of the reference ``nn_sparse`` (nn_sparse, keras_tf, nn_sparse, torch_dense, ...), the
+   peers' order rotating from round to round, so no system runs in a block and every peer has
+   a neighbouring reference run to be compared with. Before each run it waits (a little) for
    the machine to be idle, and it records how much CPU other processes used during the run;
 3. summarises per system: median seconds per epoch over all timed epochs (the first epoch of
    every run is warm-up) with min and max, evaluate time, mean test accuracy, peak memory,
    and the ratio to nn_sparse (of medians, and paired with the neighbouring reference run);
-4. runs the report's sections (`SECTIONS`: the training table, the floor of `floor.py`; the
-   lead can append more) and writes ``results.json`` (every run + machine + sections),
-   ``results.md`` and ``training.png``.
+4. runs the report's sections (`SECTIONS`, each ``fn(ctx) -> (markdown, dict)``, in order):
+
+   training  seconds per epoch, memory, accuracy per system (this file)
+   floor     bytes and arithmetic of the sparse first layer at the measured bandwidths
+             (floor.py, this file)
+   kernels   the first layer alone: nn's kernels, scipy.sparse, NumPy dense (BLAS),
+             torch.sparse, each in its own process, "× floor" (sections.py)
+   scaling   nn's epoch against input width (hashed n-grams, 10k to 1M columns), batch
+             size and threads (sections.py, scaling.py)
+   oneoff    import nn, JIT compile on first use, load from the numba cache (oneoff.py)
+   checks    the issue's four targets with pass/fail; peak memory of examples/imdb.py
+
+   and writes ``results.json`` (every run and repetition, the machine: CPU, versions, BLAS),
+   ``results.md``, ``training.png``, ``kernels.png`` and ``scaling.png``.
+
+``--sections`` runs only the named sections (training means the training rounds); the others
+are kept from ``--out``/results.json when it exists. ``--quick`` runs everything small (1 round
+of 2 epochs, few repetitions, 2 widths): a smoke test whose report says not to quote it.
 """
 
 import argparse
-import datetime
-import importlib.metadata
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
+import sections as more_sections
+from machine import HERE, describe_blas, machine_info, python_cmd, run_json, wait_for_idle
+
 REFERENCE = "nn_sparse"
 # name -> (script in peers/, extra arguments)
 SYSTEMS = {
@@ -43,91 +58,19 @@ SYSTEMS = {
     "nn_dense": ("nn_run.py", ["--input", "dense"]),
 }
 ACCURACY_TOLERANCE = 1.5  # points of test accuracy; beyond it the timing comparison is void
-FRAMEWORKS = ("numpy", "scipy", "numba", "llvmlite", "torch", "tensorflow", "tensorflow-cpu",
-              "keras", "matplotlib", "threadpoolctl")
-
-
-# ------------------------------------------------------------------ the machine
-def cpu_times():
-    """(busy, steal) seconds of all CPUs since boot, from /proc/stat."""
-    with open("/proc/stat") as f:
-        fields = [int(v) for v in f.readline().split()[1:]]
-    tick = os.sysconf("SC_CLK_TCK")
-    user, nice, system, idle, iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
-    return (user + nice + system + irq + softirq) / tick, steal / tick
-
-
-def busy_share(seconds=0.5):
-    """Fraction of all CPUs busy over the next ``seconds``."""
-    busy0, _ = cpu_times()
-    time.sleep(seconds)
-    return (cpu_times()[0] - busy0) / (seconds * os.cpu_count())
-
-
-def wait_for_idle(threshold, max_wait):
-    """Sleep until the CPUs are less than ``threshold`` busy, at most ``max_wait`` seconds;
-    returns (seconds waited, last busy share)."""
-    start = time.perf_counter()
-    share = busy_share()
-    while share > threshold and time.perf_counter() - start < max_wait:
-        time.sleep(1.0)
-        share = busy_share()
-    return time.perf_counter() - start, share
-
-
-def machine_info():
-    info = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "platform": platform.platform(), "python": platform.python_version(),
-            "cpu_count": os.cpu_count(), "affinity": len(os.sched_getaffinity(0))}
-    try:
-        with open("/proc/cpuinfo") as f:
-            info["cpu_model"] = next((line.split(":", 1)[1].strip() for line in f
-                                      if line.startswith("model name")), "unknown")
-        with open("/proc/meminfo") as f:
-            info["memory_gib"] = round(int(f.readline().split()[1]) / 2**20, 1)
-        with open("/sys/kernel/mm/transparent_hugepage/enabled") as f:
-            info["transparent_hugepages"] = f.read().strip()
-    except OSError:
-        pass
-    info["versions"] = {}
-    for name in FRAMEWORKS:
-        try:
-            info["versions"][name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            pass
-    info["nn_commit"] = git("rev-parse", "HEAD")
-    info["nn_tree_dirty"] = bool(git("status", "--porcelain", "--", "nn"))
-    import numpy as np  # after the versions: the orchestrator itself runs no BLAS
-    try:
-        info["numpy_config"] = np.show_config(mode="dicts").get("Build Dependencies", {})
-    except TypeError:  # numpy < 1.25
-        info["numpy_config"] = None
-    try:
-        import threadpoolctl
-        info["threadpools"] = threadpoolctl.threadpool_info()
-    except ImportError:
-        info["threadpools"] = "threadpoolctl not installed"
-    return info
-
-
-def git(*args):
-    try:
-        return subprocess.run(["git", "-C", str(REPO), *args], capture_output=True,
-                              text=True, timeout=30).stdout.strip()
-    except (OSError, subprocess.TimeoutExpired):
-        return None
 
 
 # ------------------------------------------------------------------- the runs
 def prepare_data(args, out):
-    path = out / "DATA.npz"
-    cmd = [sys.executable, str(HERE / "data.py"), "--source", args.data, "--out", str(path),
-           "--seed", str(args.seed)]
+    """DATA.npz and TOKENS.npz in ``out``; (data path, tokens path, description)."""
+    path, tokens = out / "DATA.npz", out / "TOKENS.npz"
+    cmd = python_cmd("data.py", "--source", args.data, "--out", path, "--tokens-out", tokens,
+                     "--seed", args.seed)
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:
         sys.exit(f"data preparation failed:\n{done.stderr[-3000:]}")
     print(done.stdout.strip(), flush=True)
-    return path, f"{args.data} ({done.stdout.strip().split(': ', 1)[-1]})"
+    return path, tokens, f"{args.data} ({done.stdout.strip().split(': ', 1)[-1]})"
 
 
 def schedule(systems, reps):
@@ -142,30 +85,11 @@ def schedule(systems, reps):
 def run_one(name, data_path, args, seed):
     """One system in a fresh process; its JSON record plus how quiet the machine was."""
     script, extra = SYSTEMS[name]
-    cmd = [sys.executable, str(HERE / "peers" / script), "--data", str(data_path),
-           "--epochs", str(args.epochs), "--seed", str(seed), "--threads", str(args.threads),
-           *extra]
-    waited, busy_before = wait_for_idle(args.idle_threshold, args.idle_wait)
-    busy0, steal0 = cpu_times()
-    own0 = os.times()
-    start = time.perf_counter()
-    try:
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)
-        stdout, stderr, code = done.stdout, done.stderr, done.returncode
-    except subprocess.TimeoutExpired as exc:
-        stdout, stderr, code = exc.stdout or "", f"timed out after {args.timeout} s", -1
-        stdout = stdout.decode() if isinstance(stdout, bytes) else stdout
-    wall = time.perf_counter() - start
-    busy1, steal1 = cpu_times()
-    own1 = os.times()
-    ours = sum(own1[i] - own0[i] for i in range(4))  # orchestrator + its children
-    lines = [line for line in stdout.splitlines() if line.startswith("{")]
-    record = json.loads(lines[-1]) if code == 0 and lines else {
-        "system": name, "error": f"exit code {code}", "stderr": stderr[-3000:]}
-    record.update({"command": cmd[1:], "wall_seconds": wall, "idle_wait_seconds": waited,
-                   "busy_share_before": busy_before,
-                   "foreign_cpu_share": max(0.0, busy1 - busy0 - ours) / (wall * os.cpu_count()),
-                   "steal_share": (steal1 - steal0) / (wall * os.cpu_count())})
+    cmd = python_cmd(f"peers/{script}", "--data", data_path, "--epochs", args.epochs,
+                     "--seed", seed, "--threads", args.threads, *extra)
+    record = run_json(cmd, args.idle_threshold, args.idle_wait, args.timeout)
+    record.setdefault("system", name)
+    record["command"] = cmd[1:]
     return record
 
 
@@ -181,7 +105,8 @@ def run_rounds(data_path, args):
                 record = run_one(name, data_path, args, seed=args.seed + rnd)
                 record.update({"round": rnd, "slot": slot, "attempt": attempt})
                 attempts.append(record)
-                if record["foreign_cpu_share"] <= args.busy_retry or "epoch_seconds" not in record:
+                if record["foreign_cpu_share"] <= args.busy_retry or \
+                        "epoch_seconds" not in record or attempt == args.retries:
                     break
                 print(f"round {rnd + 1}/{args.reps} {name:20s} disturbed: other CPU "
                       f"{record['foreign_cpu_share']:.0%}", flush=True)
@@ -335,7 +260,8 @@ def floor_markdown(result, ctx):
     return f"## Floor\n\n{result['markdown']}{above}\n"
 
 
-SECTIONS = [training_section, floor_section]  # each: ctx -> (markdown, JSON-able dict)
+# each: ctx -> (markdown, JSON-able dict); the later ones read the earlier ones' results
+SECTIONS = [training_section, floor_section, *more_sections.SECTIONS]
 
 
 def fmt(value, spec):
@@ -377,12 +303,18 @@ def plot(summary, path, floor_seconds=None):
 
 def write_report(ctx, out):
     m = ctx["machine"]
-    head = (f"# IMDB training benchmark\n\n{m['date']} · {m.get('cpu_model', '?')}, "
-            f"{m['cpu_count']} CPUs, {m.get('memory_gib', '?')} GiB · Python {m['python']} · "
+    load = m.get("load_average")
+    head = (f"# IMDB training benchmark\n\n{m['date']} · {m.get('cpu_model', '?')} "
+            f"({'/'.join(m.get('cpu_simd', []))}), {m['cpu_count']} CPUs, "
+            f"{m.get('memory_gib', '?')} GiB"
+            + (f", load average {load[0]:.2f} at the start" if load else "")
+            + f" · Python {m['python']} · "
             + ", ".join(f"{k} {v}" for k, v in m["versions"].items())
+            + f" · BLAS {describe_blas(m)}"
             + f" · nn {str(m['nn_commit'])[:10]}{' (dirty)' if m['nn_tree_dirty'] else ''}"
             + (" · **quick run: smoke test, do not quote**" if ctx["args"].quick else "")
-            + f" · total {ctx['total_seconds'] / 60:.1f} min\n\n![training](training.png)\n\n")
+            + f" · total {ctx['total_seconds'] / 60:.1f} min\n\n"
+            + ("![training](training.png)\n\n" if ctx["runs"] else ""))
     (out / "results.md").write_text(head + "\n".join(md for md, _ in ctx["sections"].values()))
     results = {"args": vars(ctx["args"]), "machine": m, "data": ctx["data_description"],
                "total_seconds": ctx["total_seconds"], "summary": ctx["summary"],
@@ -391,62 +323,114 @@ def write_report(ctx, out):
     (out / "results.json").write_text(json.dumps(results, indent=1, default=str))
 
 
-def main(sections=SECTIONS):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--reps", type=int, default=5, help="rounds of every system")
-    parser.add_argument("--epochs", type=int, default=6, help="epochs per run (first: warm-up)")
+def section_name(fn):
+    return fn.__name__.removesuffix("_section")
+
+
+def parse_args(sections):
+    names = [section_name(fn) for fn in sections]
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--reps", type=int, help="training: rounds of every system (5 / 1)")
+    parser.add_argument("--epochs", type=int,
+                        help="training: epochs per run, the first is warm-up (6 / 2)")
     parser.add_argument("--quick", action="store_true",
-                        help="smoke test: smaller floor measurement, report marked as quick")
-    parser.add_argument("--data", choices=["synthetic", "imdb"], default="synthetic")
+                        help="smoke test: every section small (the '/ x' defaults), the "
+                             "report marked as quick; a few minutes")
+    parser.add_argument("--sections", default=",".join(names),
+                        help="comma-separated sections to run (default all: "
+                             f"{','.join(names)}); the others are kept from "
+                             "--out/results.json if present, and a kept training keeps its "
+                             "--data, --threads, --reps, --epochs and --systems")
+    parser.add_argument("--data", choices=["synthetic", "imdb"], default="synthetic",
+                        help="imdb needs the data set (e.g. NN_DATA_DIR=/work/shared/data)")
     parser.add_argument("--out", type=Path, default=HERE / "results")
     parser.add_argument("--seed", type=int, default=0, help="round r uses seed + r")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--systems", default=",".join(SYSTEMS),
-                        help=f"comma-separated subset of {','.join(SYSTEMS)}")
-    parser.add_argument("--timeout", type=float, default=1800, help="seconds per run")
+                        help=f"training: comma-separated subset of {','.join(SYSTEMS)}")
+    parser.add_argument("--timeout", type=float, default=1800, help="seconds per process")
     parser.add_argument("--idle-threshold", type=float, default=0.15,
-                        help="before each run, wait until less than this share of CPU is busy")
+                        help="before each process, wait until less than this share of CPU "
+                             "is busy")
     parser.add_argument("--idle-wait", type=float, default=30,
                         help="longest wait for an idle machine, seconds")
     parser.add_argument("--busy-retry", type=float, default=0.10,
-                        help="repeat a run during which other processes used more than this "
-                             "share of the CPUs")
-    parser.add_argument("--retries", type=int, default=2, help="repeats of a disturbed run")
+                        help="training: repeat a run during which other processes used more "
+                             "than this share of the CPUs")
+    parser.add_argument("--retries", type=int,
+                        help="repeats of a disturbed process, the quietest counts (2 / 0)")
     parser.add_argument("--report-only", action="store_true",
-                        help="run nothing: rebuild results.md and training.png from the "
-                             "runs in --out/results.json (e.g. after adding a section)")
+                        help="run nothing: rebuild results.md and the plots from "
+                             "--out/results.json (e.g. after changing a section's text)")
+    more_sections.add_options(parser)
     args = parser.parse_args()
     args.systems = [s.strip() for s in args.systems.split(",") if s.strip()]
     unknown = set(args.systems) - set(SYSTEMS)
     if unknown or REFERENCE not in args.systems:
         parser.error(f"--systems must name known systems including {REFERENCE}; "
                      f"unknown: {sorted(unknown)}")
+    args.sections = [] if args.report_only else \
+        [s.strip() for s in args.sections.split(",") if s.strip()]
+    if set(args.sections) - set(names):
+        parser.error(f"--sections: unknown {sorted(set(args.sections) - set(names))}; "
+                     f"known: {','.join(names)}")
+    if args.reps is None:
+        args.reps = 1 if args.quick else 5
+    if args.epochs is None:
+        args.epochs = 2 if args.quick else 6
+    if args.retries is None:
+        args.retries = 0 if args.quick else 2
+    more_sections.fill_defaults(args)
+    return args, names
+
+
+def main(sections=SECTIONS):
+    args, names = parse_args(sections)
     start = time.perf_counter()
     args.out.mkdir(parents=True, exist_ok=True)
-    if args.report_only:
-        old = json.loads((args.out / "results.json").read_text())
-        for key in ("reps", "epochs", "threads", "quick", "data", "busy_retry"):
+    old_path = args.out / "results.json"
+    old = json.loads(old_path.read_text()) if old_path.exists() and \
+        set(args.sections) != set(names) else None
+    if args.report_only and old is None:
+        sys.exit(f"--report-only needs {old_path}")
+    keep_training = "training" not in args.sections and old is not None
+    if keep_training:
+        for key in ("reps", "epochs", "threads", "data", "busy_retry", "systems", "seed"):
             setattr(args, key, old["args"].get(key, getattr(args, key)))
-        args.systems = old["args"]["systems"]
-        ctx = {"args": args, "data_path": args.out / "DATA.npz", "machine": old["machine"],
-               "data_description": old["data"], "runs": old["runs"],
-               "previous_sections": old.get("sections", {})}
+        args.quick = args.quick or old["args"].get("quick", False)
+    ctx = {"args": args, "data_path": args.out / "DATA.npz",
+           "tokens_path": args.out / "TOKENS.npz",
+           "previous_sections": {k: v for k, v in (old or {}).get("sections", {}).items()
+                                 if k not in args.sections}}
+    if args.report_only:
+        ctx.update(machine=old["machine"], data_description=old["data"], runs=old["runs"])
         start -= old["total_seconds"]
     else:
-        data_path, description = prepare_data(args, args.out)
-        ctx = {"args": args, "data_path": data_path, "data_description": description,
-               "machine": machine_info()}
-        ctx["runs"] = run_rounds(data_path, args)
+        ctx["data_path"], ctx["tokens_path"], ctx["data_description"] = \
+            prepare_data(args, args.out)
+        ctx["machine"] = machine_info()
+        ctx["runs"] = run_rounds(ctx["data_path"], args) if "training" in args.sections \
+            else old["runs"] if keep_training else []
+        if keep_training:
+            ctx["data_description"] = old["data"]
     ctx["summary"] = summarize(ctx["runs"], args.systems, args.busy_retry)
     ctx["sections"] = {}
     for section in sections:
-        ctx["sections"][section.__name__.removesuffix("_section")] = section(ctx)
+        name = section_name(section)
+        if name in args.sections or name in ctx["previous_sections"] or \
+                (name == "training" and ctx["runs"]):
+            print(f"-- section {name}", flush=True)
+            ctx["sections"][name] = section(ctx)
     floor_s = ctx["sections"].get("floor", (None, {}))[1].get("floor", {}).get("floor_seconds")
-    plot(ctx["summary"], args.out / "training.png", floor_s)
+    if ctx["runs"]:
+        plot(ctx["summary"], args.out / "training.png", floor_s)
     ctx["total_seconds"] = time.perf_counter() - start
     write_report(ctx, args.out)
-    print(ctx["sections"]["training"][0] if "training" in ctx["sections"] else "")
-    print(f"wrote {args.out}/results.md, results.json, training.png "
+    print("\n".join(md for name, (md, _) in ctx["sections"].items()
+                    if name in ("training", "checks")))
+    pngs = sorted(p.name for p in args.out.glob("*.png"))
+    print(f"wrote {args.out}/results.md, results.json, {', '.join(pngs)} "
           f"in {ctx['total_seconds'] / 60:.1f} min")
 
 
