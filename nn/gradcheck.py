@@ -46,10 +46,11 @@ class GradcheckReport:
 
 
 def backprop_gradients(model, x, y):
-    """The gradients backprop computes for one batch, ``{"dense/kernel": dW, ...}``."""
+    """The gradients backprop computes for one batch, ``{"dense/kernel": dW, ...}``, as
+    dense arrays (a sparse input's row-sparse kernel gradient is densified)."""
     p = model._forward(x, training=True)
     model._backward(y, p)
-    return {key: g.copy() for key, _, g in model._named_params()}
+    return {key: np.array(g) for key, _, g in model._named_params()}
 
 
 def check_gradients(model, x, y, max_entries=64, eps=None, seed=0):

@@ -3,12 +3,14 @@
 A layer keeps its parameters and their gradients in two dicts with the same keys
 (``params["kernel"]`` and ``grads["kernel"]``); `backward` overwrites ``grads``, it never
 adds to them, so calling it twice is harmless. The products with the input go through
-`nn.ops`, which handles dense and sparse batches alike.
+`nn.ops`, which handles dense and sparse batches alike. Fed a sparse batch, a layer's kernel
+gradient is an `nn.sparse.RowSparseGrad`: only the rows of the features in the batch, which
+the optimizers update without touching the others.
 """
 
 import numpy as np
 
-from . import activations, initializers, ops
+from . import activations, initializers, kernels, ops
 
 
 class Layer:
@@ -55,7 +57,8 @@ class Dense(Layer):
         Defaults "glorot_uniform" and "zeros", as in Keras.
 
     Shapes: x (n_samples, n_features), kernel (n_features, units), bias (units,),
-    output (n_samples, units). ``x`` may be a sparse `nn.sparse.CSRMatrix`.
+    output (n_samples, units). ``x`` may be a sparse `nn.sparse.CSRMatrix`; then
+    ``grads["kernel"]`` is an `nn.sparse.RowSparseGrad` of the rows of the features present.
     """
 
     def __init__(self, units, activation=None, input_shape=None,
@@ -84,9 +87,14 @@ class Dense(Layer):
     def build(self, input_dim, rng, dtype):
         self.input_dim = int(input_dim)
         shape = (self.input_dim, self.units)
-        self.params = {"kernel": self.kernel_initializer(shape, rng, dtype),
+        # Rows on cache-line boundaries: a sparse batch reads and writes whole kernel rows.
+        kernel = kernels.empty_aligned(shape, dtype)
+        kernel[...] = self.kernel_initializer(shape, rng, dtype)
+        self.params = {"kernel": kernel,
                        "bias": self.bias_initializer((self.units,), rng, dtype)}
-        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+        # np.zeros, not zeros_like: pages never written cost no memory (a 2**20-row kernel's
+        # gradient is row-sparse once training starts).
+        self.grads = {k: np.zeros(v.shape, v.dtype) for k, v in self.params.items()}
         self.built = True
 
     def output_dim(self):
@@ -109,7 +117,7 @@ class Dense(Layer):
         if self._x is None:
             raise RuntimeError("backward called before a training forward pass")
         # dL/dW = x^T dz ;  dL/db = sum over samples of dz ;  dL/dx = dz W^T
-        self.grads["kernel"] = ops.weight_grad(self._x, dz)
+        self.grads["kernel"] = ops.weight_grad(self._x, dz, rows_only=True)
         self.grads["bias"] = dz.sum(axis=0)
         return dz @ self.params["kernel"].T if need_dx else None
 

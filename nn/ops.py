@@ -9,7 +9,7 @@ training loop call these functions and never look at the input type themselves.
 import numpy as np
 
 from . import kernels
-from .sparse import CSRMatrix, as_sparse_input
+from .sparse import CSRMatrix, RowSparseGrad, as_sparse_input
 
 
 def affine(x, W, b):
@@ -23,21 +23,34 @@ def affine(x, W, b):
     return z
 
 
-def weight_grad(x, delta):
-    """dW = x.T @ delta, shape (n_features, units)."""
+def weight_grad(x, delta, rows_only=False):
+    """dW = x.T @ delta, shape (n_features, units).
+
+    With ``rows_only`` and a sparse ``x``, a `RowSparseGrad` holding just the rows of the
+    features present in ``x`` (every other row of dW is zero): time and memory grow with
+    the batch's nonzeros, not with n_features. Dense ``x`` always gives an array.
+    """
     if isinstance(x, CSRMatrix):
-        if x.data is None:
+        data = None if x.data is None else x.data.astype(delta.dtype, copy=False)
+        if rows_only:
+            if data is None:
+                rows, values = kernels.spmm_t_rows_ones(x.indptr, x.indices, delta, x.shape[1])
+            else:
+                rows, values = kernels.spmm_t_rows(x.indptr, x.indices, data, delta,
+                                                   x.shape[1])
+            return RowSparseGrad(rows, values, (x.shape[1], delta.shape[1]))
+        if data is None:
             return kernels.spmm_t_ones(x.indptr, x.indices, delta, x.shape[1])
-        return kernels.spmm_t(x.indptr, x.indices, x.data.astype(delta.dtype, copy=False),
-                              delta, x.shape[1])
+        return kernels.spmm_t(x.indptr, x.indices, data, delta, x.shape[1])
     return x.T @ delta
 
 
 def take_rows(x, rows, dtype):
     """The batch ``x[rows]``; a dense batch is cast to ``dtype`` (one batch at a time, so a
-    large float64 input is never copied whole)."""
+    large float64 input is never copied whole). ``rows`` are valid row numbers (the
+    training loop's shuffle), so a sparse gather skips `CSRMatrix.take`'s checks."""
     if isinstance(x, CSRMatrix):
-        return x.take(rows)
+        return x._take_valid(np.asarray(rows, dtype=np.int64))
     return np.asarray(x[rows], dtype=dtype)
 
 

@@ -4,11 +4,18 @@ The base class owns the plumbing (walking the parameters, counting steps); a sub
 its hyperparameters and one `update_step(w, g, slots)` that changes ``w`` in place. Slot
 state (RMSprop's velocity, Adam's moments) lives here, keyed by the parameter's name, never
 on the layer. Formulas follow Keras 3 exactly, including where epsilon sits.
+
+A layer fed a sparse batch hands over an `nn.sparse.RowSparseGrad`: the gradient is zero
+outside ``g.rows``. `update_rows(w, g, slots)` takes those; by default it densifies the
+gradient and calls `update_step`, which is exact. Plain SGD and RMSprop override it to touch
+only ``g.rows``, so a step costs what the batch costs, whatever the width of the layer, and
+still computes what the dense step computes.
 """
 
 import numpy as np
 
 from . import kernels
+from .sparse import RowSparseGrad
 
 
 class Optimizer:
@@ -26,12 +33,24 @@ class Optimizer:
     def apply(self, named_params):
         for key, w, g in named_params:
             if key not in self.slots:
-                self.slots[key] = {s: np.zeros_like(w) for s in self.slot_names}
-            self.update_step(w, g, self.slots[key])
+                self.slots[key] = {s: _zeros_like(w) for s in self.slot_names}
+            if isinstance(g, RowSparseGrad):
+                self.update_rows(w, g, self.slots[key])
+            else:
+                self.update_step(w, g, self.slots[key])
         self.iterations += 1
 
     def update_step(self, w, g, slots):
         raise NotImplementedError
+
+    def update_rows(self, w, g, slots):
+        """One step with a `RowSparseGrad` ``g``. The default densifies it (exact, not lazy):
+        right for any optimizer whose weights move where the gradient is zero."""
+        self.update_step(w, g.toarray(), slots)
+
+    def get_slot(self, key, name):
+        """The current value of slot ``name`` (e.g. "velocity") of parameter ``key``."""
+        return self.slots[key][name]
 
     def get_config(self):
         return {"name": self.name, "learning_rate": self.learning_rate}
@@ -46,6 +65,10 @@ class SGD(Optimizer):
 
     Without momentum: ``w -= lr * g``. With momentum:
     ``m = momentum * m - lr * g``; ``w += m`` (or ``w += momentum * m - lr * g`` for Nesterov).
+
+    A row-sparse gradient (`update_rows`) updates only its rows without momentum, exactly as
+    the dense step (``w - lr * 0 = w``); with momentum every weight keeps moving, so it is
+    densified.
     """
 
     name = "sgd"
@@ -71,6 +94,11 @@ class SGD(Optimizer):
         else:
             w += m
 
+    def update_rows(self, w, g, slots):
+        if self.momentum:
+            return super().update_rows(w, g, slots)
+        w[g.rows] -= w.dtype.type(self.learning_rate) * g.values
+
     def get_config(self):
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
 
@@ -83,6 +111,16 @@ class RMSprop(Optimizer):
 
     ``lr=`` is accepted as the old Keras 2 name of ``learning_rate``. The update runs as one
     fused compiled pass over ``w``, ``g`` and ``v`` (`nn.kernels.rmsprop_update`).
+
+    Row-sparse gradients are applied lazily (`nn.kernels.rmsprop_update_rows`): only the rows
+    in the batch are touched. Where the gradient is zero the dense step only decays the
+    velocity, ``v = rho * v``, and leaves ``w`` unchanged; so a row's velocity is decayed by
+    ``rho ** k`` for the k steps it missed when it is next touched, and then stepped as
+    usual. A second slot, ``velocity_step``, records for each row how many steps its
+    velocity has taken; it is saved with the model, so a reloaded model continues exactly.
+    The result equals the dense update except for the rounding of ``rho ** k`` (one rounding
+    instead of k), far below the float32 noise of training. Read the velocity through
+    `get_slot`, which applies the decay still owed.
     """
 
     name = "rmsprop"
@@ -97,8 +135,31 @@ class RMSprop(Optimizer):
         self.epsilon = float(epsilon)
 
     def update_step(self, w, g, slots):
+        steps = slots.pop("velocity_step", None)
+        if steps is not None:  # after lazy steps: first the decay every row still owes
+            kernels.rmsprop_catch_up(slots["velocity"], steps, self.iterations, self.rho)
         kernels.rmsprop_update(w, np.ascontiguousarray(g, dtype=w.dtype), slots["velocity"],
                                self.learning_rate, self.rho, self.epsilon)
+
+    def update_rows(self, w, g, slots):
+        if g.rows.size == w.shape[0]:  # every row (rows are distinct): the dense step
+            return self.update_step(w, g.values, slots)
+        steps = slots.get("velocity_step")
+        if steps is None:  # the velocity is current now
+            steps = slots["velocity_step"] = np.full(w.shape[0], self.iterations, np.int64)
+        kernels.rmsprop_update_rows(w, slots["velocity"], steps, g.rows, g.values,
+                                    self.iterations, self.learning_rate, self.rho,
+                                    self.epsilon)
+
+    def get_slot(self, key, name):
+        """The current value of slot ``name`` of parameter ``key``; for "velocity", with the
+        decay still owed by rows a lazy step skipped (a copy; the state is unchanged)."""
+        slots = self.slots[key]
+        if name != "velocity" or "velocity_step" not in slots:
+            return slots[name]
+        v, steps = slots["velocity"].copy(), slots["velocity_step"].copy()
+        kernels.rmsprop_catch_up(v, steps, self.iterations, self.rho)
+        return v
 
     def get_config(self):
         return {**super().get_config(), "rho": self.rho, "epsilon": self.epsilon}
@@ -112,6 +173,9 @@ class Adam(Optimizer):
         m += (g - m) * (1 - beta_1)
         v += (g**2 - v) * (1 - beta_2)
         w -= alpha * m / (sqrt(v) + epsilon)
+
+    The momentum ``m`` moves every weight even where the gradient is zero, so a row-sparse
+    gradient is densified (exact, not lazy).
     """
 
     name = "adam"
@@ -137,6 +201,11 @@ class Adam(Optimizer):
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
                 "epsilon": self.epsilon}
+
+
+def _zeros_like(w):
+    """Zeros shaped like ``w``; 2-D slots get rows on cache lines, like the layers' kernels."""
+    return kernels.zeros_aligned(w.shape, w.dtype) if w.ndim == 2 else np.zeros_like(w)
 
 
 def _check_positive(name, value):

@@ -13,6 +13,11 @@ them up, exactly as ``scipy.sparse`` does.
 
 SciPy is optional: `CSRMatrix.from_scipy` / `CSRMatrix.to_scipy` convert both ways without
 densifying, and `as_sparse_input` recognises SciPy matrices without importing SciPy.
+
+`RowSparseGrad` is the other sparse shape here: the weight gradient of a layer fed a sparse
+batch, ``dW = x.T @ delta``, whose rows are zero for every feature absent from the batch.
+It holds only the other rows, so a 2**20-feature layer's gradient costs what the batch
+costs, not 2**20 rows.
 """
 
 import sys
@@ -22,7 +27,8 @@ import numpy as np
 from . import kernels
 from .sequences import Sequences
 
-__all__ = ["CSRMatrix", "csr_matrix", "as_sparse_input", "vectorize_sequences", "multi_hot"]
+__all__ = ["CSRMatrix", "csr_matrix", "RowSparseGrad", "as_sparse_input",
+           "vectorize_sequences", "multi_hot"]
 
 _INT32_MAX = np.iinfo(np.int32).max
 
@@ -205,7 +211,10 @@ class CSRMatrix:
     def take(self, rows):
         """The rows ``rows`` (integers, negatives counting from the end, or a boolean mask)
         as a new `CSRMatrix`, gathered by a compiled kernel."""
-        rows = self._row_numbers(rows)
+        return self._take_valid(self._row_numbers(rows))
+
+    def _take_valid(self, rows):
+        """`take` for int64 ``rows`` known to lie in [0, n_rows)."""
         if self.data is None:
             indptr, indices = kernels.gather_rows(self.indptr, self.indices, rows)
             data = None
@@ -266,6 +275,59 @@ class CSRMatrix:
 
 
 csr_matrix = CSRMatrix
+
+
+class RowSparseGrad:
+    """A gradient that is zero outside some rows: ``dW[rows] = values``, every other row 0.
+
+    `nn.layers.Dense` stores one in ``grads["kernel"]`` when its input is sparse (see
+    `nn.ops.weight_grad`), and optimizers update just those rows (`nn.optimizers`).
+
+    Parameters
+    ----------
+    rows : int32 array (n_rows,), distinct, increasing
+    values : array (n_rows, units), the gradient's rows
+    shape : (n_features, units), the shape of the dense gradient
+
+    ``np.asarray(g)`` (and any NumPy function given ``g``) sees the dense array, so code
+    written for dense gradients keeps working: ``np.linalg.norm(g)``, ``g - dW``. For the
+    same reason `copy` returns a dense array; `toarray` says so explicitly.
+    """
+
+    __slots__ = ("rows", "values", "shape")
+
+    def __init__(self, rows, values, shape):
+        self.rows, self.values, self.shape = rows, values, tuple(shape)
+
+    @property
+    def dtype(self):
+        return self.values.dtype
+
+    @property
+    def ndim(self):
+        return 2
+
+    @property
+    def size(self):
+        return self.shape[0] * self.shape[1]
+
+    def toarray(self):
+        """The dense gradient, shape (n_features, units)."""
+        out = np.zeros(self.shape, self.values.dtype)
+        out[self.rows] = self.values
+        return out
+
+    def copy(self):
+        """A dense copy (as `toarray`), like ``ndarray.copy`` of the dense gradient."""
+        return self.toarray()
+
+    def __array__(self, dtype=None, copy=None):
+        dense = self.toarray()
+        return dense if dtype is None else dense.astype(dtype, copy=False)
+
+    def __repr__(self):
+        return (f"RowSparseGrad(shape={self.shape}, rows={self.rows.size:,}, "
+                f"dtype={self.values.dtype})")
 
 
 def _rows_sorted(indptr, indices):

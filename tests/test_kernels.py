@@ -278,3 +278,157 @@ def test_rmsprop_update_formula_keras():
     v_expected = 0.9 * 0.2 + 0.1 * 0.25
     np.testing.assert_allclose(v, [v_expected], rtol=1e-15)
     np.testing.assert_allclose(w, [1.0 - 0.1 * 0.5 / np.sqrt(v_expected + 1e-2)], rtol=1e-15)
+
+
+# -- Serial and parallel paths ---------------------------------------------------------------
+
+@pytest.fixture
+def parallel_always(monkeypatch):
+    """Run every kernel on its parallel path, however small the call."""
+    monkeypatch.setattr(kernels, "PARALLEL_MIN_WORK", 0)
+
+
+@PROPERTY
+@given(problem())
+def test_parallel_paths_give_the_serial_bits(p):
+    """Each output row is one thread's, summed in a fixed order: the thread count and the
+    serial/parallel choice never change a bit."""
+    calls = [(kernels.spmm_ones, (p["indptr"], p["indices"], p["W"], p["b"])),
+             (kernels.spmm, (p["indptr"], p["indices"], p["data"], p["W"], p["b"])),
+             (kernels.spmm_t_ones, (p["indptr"], p["indices"], p["delta"], p["n_cols"])),
+             (kernels.spmm_t, (p["indptr"], p["indices"], p["data"], p["delta"], p["n_cols"])),
+             (kernels.spmm_t_rows_ones, (p["indptr"], p["indices"], p["delta"], p["n_cols"])),
+             (kernels.spmm_t_rows, (p["indptr"], p["indices"], p["data"], p["delta"],
+                                    p["n_cols"]))]
+    old = kernels.PARALLEL_MIN_WORK
+    for fn, args in calls:
+        serial = fn(*args)
+        try:
+            kernels.PARALLEL_MIN_WORK = 0
+            parallel = with_threads(MAX_THREADS, fn, *args)
+        finally:
+            kernels.PARALLEL_MIN_WORK = old
+        serial = serial if isinstance(serial, tuple) else (serial,)
+        parallel = parallel if isinstance(parallel, tuple) else (parallel,)
+        for a, b in zip(serial, parallel, strict=True):
+            assert_bitwise_equal(a, b)
+
+
+def test_large_calls_run_in_parallel_with_the_same_result(parallel_always):
+    n_rows, n_features = (300, 4000) if JIT else (20, 300)
+    indptr, indices = imdb_like(n_rows, n_features, 50)
+    rng = np.random.default_rng(5)
+    W, b = dense(rng, (n_features, 16), np.float32), dense(rng, 16, np.float32)
+    delta = dense(rng, (n_rows, 16), np.float32)
+    rows = rng.integers(0, n_rows, 64).astype(np.int64)
+    for n in (1, MAX_THREADS):
+        np.testing.assert_allclose(with_threads(n, kernels.spmm_ones, indptr, indices, W, b),
+                                   kernels.spmm_ones_reference(indptr, indices, W, b),
+                                   rtol=1e-5, atol=1e-5)
+        got = with_threads(n, kernels.spmm_t_rows_ones, indptr, indices, delta, 10 * n_features)
+        want = kernels.spmm_t_rows_ones_reference(indptr, indices, delta, 10 * n_features)
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_allclose(got[1], want[1], rtol=1e-5, atol=1e-5)
+        for g, w in zip(with_threads(n, kernels.gather_rows, indptr, indices, rows),
+                        kernels.gather_rows_reference(indptr, indices, rows)):
+            np.testing.assert_array_equal(g, w)
+
+
+# -- Row-sparse weight gradient --------------------------------------------------------------
+
+@PROPERTY
+@given(problem())
+def test_spmm_t_rows_match_reference_and_the_dense_rows(p):
+    ones = (p["indptr"], p["indices"], p["delta"], p["n_cols"])
+    valued = (p["indptr"], p["indices"], p["data"], p["delta"], p["n_cols"])
+    for fn, ref, dense_fn, args in (
+            (kernels.spmm_t_rows_ones, kernels.spmm_t_rows_ones_reference,
+             kernels.spmm_t_ones, ones),
+            (kernels.spmm_t_rows, kernels.spmm_t_rows_reference, kernels.spmm_t, valued)):
+        rows, values = fn(*args)
+        want_rows, want_values = ref(*args)
+        assert rows.dtype == np.int32 and values.dtype == p["dtype"]
+        np.testing.assert_array_equal(rows, want_rows)
+        np.testing.assert_allclose(values, want_values, **tolerance(p["dtype"]))
+        assert_bitwise_equal(values, dense_fn(*args)[rows])  # the same sums, in one order
+        if p["n_cols"] > p["indices"].size:  # wide: exactly the distinct columns
+            np.testing.assert_array_equal(rows, np.unique(p["indices"]))
+        else:                                 # as many nonzeros as columns: every row
+            np.testing.assert_array_equal(rows, np.arange(p["n_cols"]))
+
+
+def test_distinct_columns_of_a_wide_batch():
+    indptr = np.array([0, 3, 3, 6], np.int64)
+    indices = np.array([5, 64, 2**20 - 1, 0, 5, 63], np.int32)
+    rows, bits, below = kernels._distinct_columns(indptr, indices, 2**20)
+    assert rows.tolist() == [0, 5, 63, 64, 2**20 - 1]
+    rank = np.empty(6, np.uint32)
+    kernels._column_ranks(indices, bits, below, rank, 0, 6)
+    assert rank.tolist() == [1, 3, 4, 0, 1, 2]
+
+
+def test_aligned_arrays_start_on_cache_lines():
+    for shape, dtype in (((7, 16), np.float32), ((3,), np.float64), ((0, 16), np.float32)):
+        a = kernels.zeros_aligned(shape, dtype)
+        assert a.shape == shape and a.dtype == dtype and a.flags.c_contiguous
+        assert not a.any()
+        if a.size:  # an empty array has no data to align
+            assert a.ctypes.data % 64 == 0
+            assert kernels.empty_aligned(shape, dtype).ctypes.data % 64 == 0
+
+
+# -- Lazy RMSprop ----------------------------------------------------------------------------
+
+@PROPERTY
+@given(st.sampled_from([(1, 1), (6, 3), (40, 16), (33, 17)]), DTYPES,
+       st.sampled_from([0.9, 0.5]), st.integers(0, 2**32 - 1))
+def test_rmsprop_update_rows_matches_reference(shape, dtype, rho, seed):
+    rng = np.random.default_rng(seed)
+    n_features, units = shape
+    w = dense(rng, shape, dtype)
+    v = np.abs(dense(rng, shape, dtype))
+    v_step = rng.integers(0, 50, n_features).astype(np.int64)
+    w_ref, v_ref, step_ref = w.copy(), v.copy(), v_step.copy()
+    for step in (60, 61, 75):
+        rows = np.sort(rng.choice(n_features, rng.integers(1, n_features + 1),
+                                  replace=False)).astype(np.int32)
+        g = dense(rng, (rows.size, units), dtype)
+        assert kernels.rmsprop_update_rows(w, v, v_step, rows, g, step, 1e-2, rho, 1e-7) is None
+        kernels.rmsprop_update_rows_reference(w_ref, v_ref, step_ref, rows, g, step, 1e-2, rho,
+                                              1e-7)
+        np.testing.assert_array_equal(v_step, step_ref)
+        assert np.all(v_step[rows] == step + 1)
+    # rho ** k: repeated squaring in the kernel, np.power in the twin; last bits may differ.
+    rtol, atol = (1e-6, 1e-7) if dtype == np.float32 else (1e-14, 1e-15)
+    np.testing.assert_allclose(v, v_ref, rtol=rtol, atol=atol)
+    np.testing.assert_allclose(w, w_ref, rtol=rtol, atol=atol)
+    kernels.rmsprop_catch_up(v, v_step, 90, rho)
+    kernels.rmsprop_catch_up_reference(v_ref, step_ref, 90, rho)
+    np.testing.assert_allclose(v, v_ref, rtol=rtol, atol=atol)
+    assert np.all(v_step == 90) and np.all(step_ref == 90)
+
+
+def test_rmsprop_update_rows_decays_a_skipped_row_by_rho_to_the_k():
+    w, v = np.zeros((2, 3), np.float32), np.full((2, 3), 0.5, np.float32)
+    v_step = np.array([10, 10])
+    g = np.ones((1, 3), np.float32)
+    kernels.rmsprop_update_rows(w, v, v_step, np.array([1], np.int32), g, 14, 0.1, 0.5, 1e-7)
+    # Row 1 missed steps 10..13: v = 0.5 * 0.5**4, then the step: v = 0.5 v + 0.5 g**2.
+    np.testing.assert_allclose(v[1], 0.5 * (0.5 * 0.5**4) + 0.5, rtol=1e-7)
+    np.testing.assert_allclose(w[1], -0.1 / np.sqrt(v[1] + 1e-7), rtol=1e-6)
+    assert v_step.tolist() == [10, 15] and np.all(v[0] == 0.5) and np.all(w[0] == 0)
+
+
+# -- Hashed n-grams --------------------------------------------------------------------------
+
+@PROPERTY
+@given(ragged_tokens(), st.sampled_from([(1, 1), (1, 2), (2, 3), (1, 4)]),
+       st.sampled_from([1, 4, 2**10, 2**20]))
+def test_hashed_ngrams_csr_matches_reference(p, ngram_range, n_features):
+    tokens, offsets, _ = p
+    tokens = np.abs(tokens).astype(np.int32)
+    got = kernels.hashed_ngrams_csr(tokens, offsets, *ngram_range, n_features)
+    want = kernels.hashed_ngrams_csr_reference(tokens, offsets, *ngram_range, n_features)
+    assert got[0].dtype == np.int64 and got[1].dtype == np.int32
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])

@@ -1,0 +1,157 @@
+"""Hashed n-gram features: the hash is pinned by golden values and by an independent
+implementation with Python integers, and the compiled builder equals its NumPy twin.
+
+The kernel-versus-reference property test of `hashed_ngrams_csr` on random ragged input is
+in tests/test_kernels.py, so that it also runs with ``NUMBA_DISABLE_JIT=1``.
+"""
+
+import numba
+import numpy as np
+import pytest
+
+from nn import Sequences, kernels, layers, models, preprocessing
+from nn.sparse import CSRMatrix
+
+REVIEW = [1, 14, 22, 16, 43]  # the first words of IMDB's first training review
+
+MASK64 = (1 << 64) - 1
+
+
+def splitmix64(x):
+    """splitmix64's output function, in Python integers (independent of NumPy and numba)."""
+    z = (x + 0x9E3779B97F4A7C15) & MASK64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
+    return z ^ (z >> 31)
+
+
+def python_hash(gram):
+    """The documented n-gram hash: h = splitmix64(n), then h = splitmix64(h ^ t) per token."""
+    h = splitmix64(len(gram))
+    for t in gram:
+        h = splitmix64(h ^ t)
+    return h
+
+
+def test_golden_columns_are_the_same_on_every_machine():
+    """Hard-coded columns for 2**20 features: a change of hash breaks saved features."""
+    x = preprocessing.hashed_ngrams([REVIEW], ngram_range=(1, 3), n_features=2**20)
+    unigrams = [717342, 178197, 842020, 1023182, 454220]  # 1, 14, 22, 16, 43
+    bigrams = [933660, 290856, 805362, 488924]            # (1, 14), (14, 22), ...
+    trigrams = [271690, 417074, 948011]                   # (1, 14, 22), ...
+    assert x.indices.tolist() == sorted(unigrams + bigrams + trigrams)
+    assert x.indptr.tolist() == [0, 12]
+    assert kernels.ngram_hash(np.array(REVIEW, np.int32), 0, 2) == 9738464085201010460
+
+
+def test_hash_follows_the_documented_formula():
+    rng = np.random.default_rng(0)
+    tokens = rng.integers(0, 2**31 - 1, 40).astype(np.int32)
+    for n in (1, 2, 3, 5):
+        for start in (0, 7, 40 - n):
+            gram = [int(t) for t in tokens[start:start + n]]
+            assert kernels.ngram_hash(tokens, start, n) == python_hash(gram)
+
+
+@pytest.mark.parametrize("ngram_range", [(1, 1), (1, 2), (2, 2), (1, 3), (2, 4)])
+@pytest.mark.parametrize("n_features", [1, 2, 2**10, 2**20, 2**31])
+def test_columns_are_the_hashes_of_every_ngram(ngram_range, n_features):
+    rng = np.random.default_rng(1)
+    seqs = [rng.integers(0, 90000, size).tolist() for size in (0, 1, 2, 3, 17, 60)]
+    x = preprocessing.hashed_ngrams(seqs, ngram_range=ngram_range, n_features=n_features)
+    assert x.shape == (len(seqs), n_features) and x.is_multi_hot
+    lo, hi = ngram_range
+    for i, seq in enumerate(seqs):
+        expected = {python_hash(seq[s:s + n]) % n_features
+                    for n in range(lo, hi + 1) for s in range(len(seq) - n + 1)}
+        assert x.indices[x.indptr[i]:x.indptr[i + 1]].tolist() == sorted(expected)
+
+
+def test_ngrams_never_span_two_sequences():
+    x = preprocessing.hashed_ngrams([[5], [6], [5, 6]], ngram_range=(2, 2), n_features=2**20)
+    assert np.diff(x.indptr).tolist() == [0, 0, 1]
+
+
+def test_accepts_the_loaders_sequences_and_lists_alike():
+    seqs = [[1, 2, 3], [3, 2, 1, 2, 3], []]
+    a = preprocessing.hashed_ngrams(seqs)
+    b = preprocessing.hashed_ngrams(Sequences.from_lists(seqs))
+    assert isinstance(a, CSRMatrix) and a.shape == (3, 2**20)
+    np.testing.assert_array_equal(a.indptr, b.indptr)
+    np.testing.assert_array_equal(a.indices, b.indices)
+    assert a.indices.dtype == np.int32 and a.indptr.dtype == np.int64
+
+
+def test_same_result_for_any_thread_count():
+    rng = np.random.default_rng(2)
+    seqs = Sequences.from_lists([rng.integers(0, 5000, rng.integers(0, 300)).tolist()
+                                 for _ in range(200)])
+    old = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = preprocessing.hashed_ngrams(seqs, (1, 3), 2**16)
+        numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+        two = preprocessing.hashed_ngrams(seqs, (1, 3), 2**16)
+    finally:
+        numba.set_num_threads(old)
+    assert one.indptr.tobytes() == two.indptr.tobytes()
+    assert one.indices.tobytes() == two.indices.tobytes()
+
+
+def test_bad_arguments_say_what_to_do():
+    with pytest.raises(ValueError, match="power of two .* got 1000000. Try 2\\*\\*20"):
+        preprocessing.hashed_ngrams([[1, 2]], n_features=1_000_000)
+    with pytest.raises(ValueError, match="power of two"):
+        preprocessing.hashed_ngrams([[1, 2]], n_features=2**32)
+    with pytest.raises(TypeError, match="n_features must be an integer"):
+        preprocessing.hashed_ngrams([[1, 2]], n_features=1024.0)
+    with pytest.raises(ValueError, match=r"1 <= min_n <= max_n <= 8; got \(2, 1\)"):
+        preprocessing.hashed_ngrams([[1, 2]], ngram_range=(2, 1))
+    with pytest.raises(ValueError, match="must be a pair"):
+        preprocessing.hashed_ngrams([[1, 2]], ngram_range=2)
+    with pytest.raises(TypeError, match="must hold integers"):
+        preprocessing.hashed_ngrams([[1, 2]], ngram_range=(1, 2.0))
+    with pytest.raises(ValueError, match="non-negative .* got -4 at position 1 of sequence 1"):
+        preprocessing.hashed_ngrams([[1, 2], [3, -4]])
+
+
+def test_a_model_trains_on_wide_hashed_features():
+    """Positive reviews say "not bad", negative ones "not good": only the pairs separate."""
+    rng = np.random.default_rng(3)
+    good, bad, not_ = 10, 11, 12
+    seqs, y = [], []
+    for i in range(400):
+        filler = rng.integers(100, 200, 8).tolist()
+        label = i % 2
+        pair = [not_, bad] if label else [not_, good]
+        seqs.append(filler[:4] + pair + filler[4:] + [good, bad])
+        y.append(label)
+    y = np.array(y, np.float32)
+    for ngram_range, expect_learned in (((1, 1), False), ((1, 2), True)):
+        x = preprocessing.hashed_ngrams(seqs, ngram_range=ngram_range, n_features=2**20)
+        model = models.Sequential(seed=0)
+        model.add(layers.Dense(8, activation="relu", input_shape=(2**20,)))
+        model.add(layers.Dense(1, activation="sigmoid"))
+        model.compile(optimizer="rmsprop", loss="binary_crossentropy", metrics=["accuracy"])
+        model.fit(x[:300], y[:300], epochs=20, batch_size=16, verbose=0)
+        accuracy = model.evaluate(x[300:], y[300:], verbose=0)[1]
+        assert (accuracy > 0.95) == expect_learned, (ngram_range, accuracy)
+
+
+def test_nb_weights_are_the_log_count_ratio():
+    x = CSRMatrix([0, 2, 3, 5], [0, 1, 1, 0, 2], (3, 4))  # rows: {0, 1}, {1}, {0, 2}
+    y = np.array([1, 0, 1])
+    r = preprocessing.nb_weights(x, y, alpha=1.0)
+    p = 1 + np.array([2, 1, 1, 0])  # column counts over the positive rows 0 and 2
+    q = 1 + np.array([0, 1, 0, 0])  # over the negative row 1
+    np.testing.assert_allclose(r, np.log((p / p.sum()) / (q / q.sum())), rtol=1e-6)
+    assert r.dtype == np.float32
+    w = preprocessing.weight_columns(x, r)
+    np.testing.assert_allclose(w.toarray(), x.toarray() * r, rtol=1e-6)
+    assert w.indices is x.indices and w.data.dtype == np.float32
+    with pytest.raises(ValueError, match="one label per row"):
+        preprocessing.nb_weights(x, y[:2])
+    with pytest.raises(ValueError, match="binary labels"):
+        preprocessing.nb_weights(x, np.array([0, 2, 1]))
+    with pytest.raises(ValueError, match="one value per column"):
+        preprocessing.weight_columns(x, r[:3])
