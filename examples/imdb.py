@@ -243,9 +243,8 @@ def main(argv=None):
         history = model.fit(partial_x_train, partial_y_train, epochs=args.epochs,
                             batch_size=args.batch_size, validation_data=(x_val, y_val),
                             verbose=verbose, callbacks=extra)
-    figures, best = plot_history(history, out)
-    say(f"lowest validation loss {min(history.history['val_loss']):.4f} at epoch {best}; "
-        f"figures: {', '.join(str(f) for f in figures)}")
+    best = int(np.argmin(history.history["val_loss"])) + 1
+    say(f"lowest validation loss {min(history.history['val_loss']):.4f} at epoch {best}")
     results["history"] = history.history
     results["best_epoch"] = best
 
@@ -268,6 +267,11 @@ def main(argv=None):
             results["experiments"] = run_experiments(args, x_train, y_train, x_test, y_test,
                                                      out, say)
         say(f"table: {out / 'experiments.md'}, chart: {out / 'experiments.png'}")
+
+    # The figures come last, once the data is freed: matplotlib costs ~25 MB of its own.
+    del x_train, x_test, partial_x_train, x_val, test_data
+    figures, _ = plot_history(history, out)
+    say(f"figures: {', '.join(str(f) for f in figures)}")
 
     total = time.perf_counter() - stages.start
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
