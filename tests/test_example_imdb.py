@@ -94,3 +94,14 @@ def test_four_epoch_model_reaches_87_percent_for_five_seeds(imdb_dir):
         accuracies.append(model.evaluate(xt, yt, batch_size=2048, verbose=0)[1])
     assert min(accuracies) >= 0.87, accuracies
     assert np.mean(accuracies) >= 0.88, accuracies
+
+
+def test_hashed_bigrams_pass_91_percent(imdb_dir, tmp_path):
+    """Beyond the notebook: 1-2-grams hashed into 2**20 columns, NB-weighted, one hidden layer."""
+    result = run("--data", str(imdb_dir), "--out", str(tmp_path), "--ngrams", "2",
+                 "--features", "2**20", "--seed", "1", "--quiet")
+    assert result.returncode == 0, result.stderr[-3000:]
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["test_accuracy"] >= 0.91
+    assert results["peak_memory_mb"] < 1024
+    assert 1 <= results["best_epoch"] <= 10
