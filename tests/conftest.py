@@ -41,3 +41,12 @@ def imdb_dir():
             pytest.fail(message)
         pytest.skip(message)
     return path
+
+
+@pytest.fixture
+def offline_env(tmp_path):
+    """An environment with no IMDB data anywhere and every download pointed at a closed port."""
+    return {**os.environ, "NN_DATA_DIR": str(tmp_path / "nothing"),
+            "NN_CACHE_DIR": str(tmp_path / "cache"), "HOME": str(tmp_path),
+            "NN_IMDB_ARCHIVE_URL": "http://127.0.0.1:9/a.tar.gz",
+            "NN_IMDB_WORD_INDEX_URL": "http://127.0.0.1:9/w.json"}

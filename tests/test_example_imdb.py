@@ -53,12 +53,9 @@ def test_same_seed_prints_the_same_numbers(imdb_dir, tmp_path):
     assert first.stdout.splitlines()[0] == second.stdout.splitlines()[0]
 
 
-def test_missing_data_is_a_clear_message_not_a_traceback(tmp_path):
-    env = {**os.environ, "NN_DATA_DIR": str(tmp_path / "nothing"),
-           "NN_CACHE_DIR": str(tmp_path / "cache"), "HOME": str(tmp_path),
-           "NN_IMDB_ARCHIVE_URL": "http://127.0.0.1:9/a.tar.gz",
-           "NN_IMDB_WORD_INDEX_URL": "http://127.0.0.1:9/w.json"}
-    result = run("--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o"), env=env)
+def test_missing_data_is_a_clear_message_not_a_traceback(tmp_path, offline_env):
+    result = run("--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o"),
+                 env=offline_env)
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
     assert "nowhere" in result.stderr
