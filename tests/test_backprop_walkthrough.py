@@ -209,8 +209,8 @@ def test_doc_references_the_pieces_the_walkthrough_derives():
         "nn/losses.py::BinaryCrossentropy.fused_gradient",
         "nn/losses.py::MeanSquaredError.gradient",
         "nn/models.py::Sequential._forward", "nn/models.py::Sequential._backward",
-        "nn/optimizers.py::RMSprop.update_step", "nn/kernels.py::rmsprop_update",
-        "nn/kernels.py::spmm_ones", "nn/kernels.py::spmm_t_ones",
+        "nn/optimizers.py::RMSprop.update_step", "nn/kernels/rmsprop.py::rmsprop_update",
+        "nn/kernels/forward.py::spmm_ones", "nn/kernels/backward.py::spmm_t_ones",
         "nn/gradcheck.py::check_gradients",
     }
     assert required <= refs, sorted(required - refs)

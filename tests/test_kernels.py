@@ -181,7 +181,7 @@ def test_spmm_t_ones_deterministic_where_threads_split_the_work():
 @pytest.mark.parametrize("n_parts", [1, 2, 3, 7])
 def test_feature_cuts_partition_the_features(n_parts):
     indptr, indices = imdb_like(50, 1000, 40)
-    cuts = kernels._feature_cuts(indices, 1000, n_parts)
+    cuts = kernels.backward._feature_cuts(indices, 1000, n_parts)
     assert cuts[0] == 0 and cuts[-1] == 1000 and np.all(np.diff(cuts) >= 0)
     assert cuts.size == n_parts + 1
     if n_parts == 2:  # Zipf: the nonzeros' median column is far below the middle feature
@@ -285,7 +285,7 @@ def test_rmsprop_update_formula_keras():
 @pytest.fixture
 def parallel_always(monkeypatch):
     """Run every kernel on its parallel path, however small the call."""
-    monkeypatch.setattr(kernels, "PARALLEL_MIN_WORK", 0)
+    monkeypatch.setattr(kernels._common, "PARALLEL_MIN_WORK", 0)
 
 
 @PROPERTY
@@ -300,14 +300,14 @@ def test_parallel_paths_give_the_serial_bits(p):
              (kernels.spmm_t_rows_ones, (p["indptr"], p["indices"], p["delta"], p["n_cols"])),
              (kernels.spmm_t_rows, (p["indptr"], p["indices"], p["data"], p["delta"],
                                     p["n_cols"]))]
-    old = kernels.PARALLEL_MIN_WORK
+    old = kernels._common.PARALLEL_MIN_WORK
     for fn, args in calls:
         serial = fn(*args)
         try:
-            kernels.PARALLEL_MIN_WORK = 0
+            kernels._common.PARALLEL_MIN_WORK = 0
             parallel = with_threads(MAX_THREADS, fn, *args)
         finally:
-            kernels.PARALLEL_MIN_WORK = old
+            kernels._common.PARALLEL_MIN_WORK = old
         serial = serial if isinstance(serial, tuple) else (serial,)
         parallel = parallel if isinstance(parallel, tuple) else (parallel,)
         for a, b in zip(serial, parallel, strict=True):
@@ -360,10 +360,10 @@ def test_spmm_t_rows_match_reference_and_the_dense_rows(p):
 def test_distinct_columns_of_a_wide_batch():
     indptr = np.array([0, 3, 3, 6], np.int64)
     indices = np.array([5, 64, 2**20 - 1, 0, 5, 63], np.int32)
-    rows, bits, below = kernels._distinct_columns(indptr, indices, 2**20)
+    rows, bits, below = kernels.backward._distinct_columns(indptr, indices, 2**20)
     assert rows.tolist() == [0, 5, 63, 64, 2**20 - 1]
     rank = np.empty(6, np.uint32)
-    kernels._column_ranks(indices, bits, below, rank, 0, 6)
+    kernels.backward._column_ranks(indices, bits, below, rank, 0, 6)
     assert rank.tolist() == [1, 3, 4, 0, 1, 2]
 
 

@@ -1,0 +1,152 @@
+"""Vector blocks: ``z[zo : zo + 16] += sum of rows of w``, in LLVM vector code.
+
+Design notes are in the package docstring (`nn.kernels`).
+"""
+
+import numba
+import numpy as np
+
+from ._common import _BLOCK
+
+if numba.config.DISABLE_JIT:
+    def _add4(z, zo, w, o0, o1, o2, o3):
+        """z[zo:zo+16] += (w[o0:o0+16] + w[o1:o1+16]) + (w[o2:o2+16] + w[o3:o3+16])."""
+        b = _BLOCK
+        z[zo:zo + b] += (w[o0:o0 + b] + w[o1:o1 + b]) + (w[o2:o2 + b] + w[o3:o3 + b])
+
+    def _add1(z, zo, w, o0):
+        """z[zo:zo+16] += w[o0:o0+16]."""
+        z[zo:zo + _BLOCK] += w[o0:o0 + _BLOCK]
+
+    def _axpy4(z, zo, w, o0, o1, o2, o3, x0, x1, x2, x3):
+        """z[zo:zo+16] += (x0 w[o0:] + x1 w[o1:]) + (x2 w[o2:] + x3 w[o3:]), 16 wide."""
+        b, dt = _BLOCK, w.dtype.type
+        z[zo:zo + b] += ((dt(x0) * w[o0:o0 + b] + dt(x1) * w[o1:o1 + b])
+                         + (dt(x2) * w[o2:o2 + b] + dt(x3) * w[o3:o3 + b]))
+
+    def _axpy1(z, zo, w, o0, x0):
+        """z[zo:zo+16] += x0 w[o0:o0+16]."""
+        z[zo:zo + _BLOCK] += w.dtype.type(x0) * w[o0:o0 + _BLOCK]
+
+    def _prefetch(a, offset):
+        """Ask the CPU to start loading a[offset]'s cache line (a hint: nothing to do here)."""
+
+    def _rmsprop16(w, wo, g, go, v, vo, lr, r, one_minus_r, eps):
+        """The RMSprop step of `rmsprop_update` on w[wo:wo+16], g[go:go+16], v[vo:vo+16]."""
+        b = _BLOCK
+        gk = g[go:go + b]
+        vk = r * v[vo:vo + b] + one_minus_r * (gk * gk)
+        v[vo:vo + b] = vk
+        w[wo:wo + b] -= (lr * gk) / np.sqrt(vk + eps)
+else:
+    from llvmlite import ir
+    from numba import types
+    from numba.core import cgutils
+    from numba.extending import intrinsic
+
+    def _rows_sum_codegen(n_terms, scaled):
+        """LLVM for ``z[zo:zo+16] += sum of n_terms 16-wide rows of w`` (each times its x
+        when scaled), summed pairwise like the Python versions above."""
+
+        def codegen(context, builder, sig, args):
+            z_ty, w_ty = sig.args[0], sig.args[2]
+            z = context.make_array(z_ty)(context, builder, args[0])
+            w = context.make_array(w_ty)(context, builder, args[2])
+            elem = context.get_value_type(w_ty.dtype)
+            vec = ir.VectorType(elem, _BLOCK)
+            align = context.get_abi_sizeof(elem)
+
+            def block(array, offset, offset_ty):
+                offset = context.cast(builder, offset, offset_ty, types.intp)
+                return builder.bitcast(builder.gep(array.data, [offset]), vec.as_pointer())
+
+            terms = [builder.load(block(w, args[3 + t], sig.args[3 + t]), align=align)
+                     for t in range(n_terms)]
+            if scaled:
+                lane0 = ir.Constant(ir.IntType(32), 0)
+                zeros = ir.Constant(ir.VectorType(ir.IntType(32), _BLOCK), [0] * _BLOCK)
+                for t in range(n_terms):
+                    x = context.cast(builder, args[3 + n_terms + t], sig.args[3 + n_terms + t],
+                                     w_ty.dtype)
+                    x = builder.insert_element(ir.Constant(vec, ir.Undefined), x, lane0)
+                    x = builder.shuffle_vector(x, ir.Constant(vec, ir.Undefined), zeros)
+                    terms[t] = builder.fmul(x, terms[t])
+            while len(terms) > 1:
+                terms = [builder.fadd(terms[i], terms[i + 1]) for i in range(0, len(terms), 2)]
+            target = block(z, args[1], sig.args[1])
+            builder.store(builder.fadd(builder.load(target, align=align), terms[0]), target,
+                          align=align)
+            return context.get_dummy_value()
+
+        return codegen
+
+    @intrinsic
+    def _add4(typingctx, z, zo, w, o0, o1, o2, o3):
+        return types.void(z, zo, w, o0, o1, o2, o3), _rows_sum_codegen(4, False)
+
+    @intrinsic
+    def _add1(typingctx, z, zo, w, o0):
+        return types.void(z, zo, w, o0), _rows_sum_codegen(1, False)
+
+    @intrinsic
+    def _axpy4(typingctx, z, zo, w, o0, o1, o2, o3, x0, x1, x2, x3):
+        return (types.void(z, zo, w, o0, o1, o2, o3, x0, x1, x2, x3),
+                _rows_sum_codegen(4, True))
+
+    @intrinsic
+    def _axpy1(typingctx, z, zo, w, o0, x0):
+        return types.void(z, zo, w, o0, x0), _rows_sum_codegen(1, True)
+
+    @intrinsic
+    def _prefetch(typingctx, a, offset):
+        def codegen(context, builder, sig, args):
+            array = context.make_array(sig.args[0])(context, builder, args[0])
+            offset = context.cast(builder, args[1], sig.args[1], types.intp)
+            byte_ptr = ir.IntType(8).as_pointer()
+            address = builder.bitcast(builder.gep(array.data, [offset]), byte_ptr)
+            i32 = ir.IntType(32)
+            prefetch = cgutils.get_or_insert_function(
+                builder.module, ir.FunctionType(ir.VoidType(), [byte_ptr, i32, i32, i32]),
+                "llvm.prefetch.p0")
+            builder.call(prefetch, [address, i32(0), i32(3), i32(1)])  # read, keep, data
+            return context.get_dummy_value()
+
+        return types.void(a, offset), codegen
+
+    @intrinsic
+    def _rmsprop16(typingctx, w, wo, g, go, v, vo, lr, r, one_minus_r, eps):
+        def codegen(context, builder, sig, args):
+            dtype = sig.args[0].dtype
+            elem = context.get_value_type(dtype)
+            vec = ir.VectorType(elem, _BLOCK)
+            align = context.get_abi_sizeof(elem)
+
+            def block(k):
+                array = context.make_array(sig.args[k])(context, builder, args[k])
+                offset = context.cast(builder, args[k + 1], sig.args[k + 1], types.intp)
+                return builder.bitcast(builder.gep(array.data, [offset]), vec.as_pointer())
+
+            def splat(k):
+                x = context.cast(builder, args[k], sig.args[k], dtype)
+                x = builder.insert_element(ir.Constant(vec, ir.Undefined), x,
+                                           ir.Constant(ir.IntType(32), 0))
+                return builder.shuffle_vector(
+                    x, ir.Constant(vec, ir.Undefined),
+                    ir.Constant(ir.VectorType(ir.IntType(32), _BLOCK), [0] * _BLOCK))
+
+            w_ptr, g_ptr, v_ptr = block(0), block(2), block(4)
+            lr_v, r_v, omr_v, eps_v = splat(6), splat(7), splat(8), splat(9)
+            gk = builder.load(g_ptr, align=align)
+            vk = builder.fadd(builder.fmul(r_v, builder.load(v_ptr, align=align)),
+                              builder.fmul(omr_v, builder.fmul(gk, gk)))
+            builder.store(vk, v_ptr, align=align)
+            name = f"llvm.sqrt.v{_BLOCK}f{8 * align}"  # IEEE sqrt, lane by lane
+            sqrt = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vec, [vec]),
+                                                  name)
+            root = builder.call(sqrt, [builder.fadd(vk, eps_v)])
+            step = builder.fdiv(builder.fmul(lr_v, gk), root)
+            builder.store(builder.fsub(builder.load(w_ptr, align=align), step), w_ptr,
+                          align=align)
+            return context.get_dummy_value()
+
+        return types.void(w, wo, g, go, v, vo, lr, r, one_minus_r, eps), codegen

@@ -1,0 +1,301 @@
+"""Backward: ``dW = X.T @ delta`` for a CSR ``X``, deterministic.
+
+Design notes are in the package docstring (`nn.kernels`).
+"""
+
+import numpy as np
+from numba import njit, prange
+
+from ._common import _AHEAD, _BLOCK, _threads_for, _u, zeros_aligned
+from ._vector import _add1, _axpy1, _prefetch
+
+@njit(cache=True)
+def _feature_cuts(indices, n_features, n_parts):
+    """Cut [0, n_features) into ``n_parts`` contiguous ranges holding about equally many
+    nonzeros, estimated from ~1000 evenly spaced ``indices`` counted in bins of 2**shift
+    features. Returns (n_parts + 1,) bounds. Only speed depends on the cut, never results."""
+    cuts = np.empty(n_parts + 1, np.int64)
+    for p in range(n_parts + 1):
+        cuts[p] = p * n_features // n_parts
+    if n_parts == 1 or indices.size == 0:
+        return cuts
+    shift = 0
+    while (n_features - 1) >> shift >= 1024:
+        shift += 1
+    hist = np.zeros(((n_features - 1) >> shift) + 1, np.int64)
+    step = max(1, indices.size // 1024)
+    total = 0
+    for k in range(0, indices.size, step):
+        hist[indices[k] >> shift] += 1
+        total += 1
+    seen = 0
+    p = 1
+    for bin_ in range(hist.size):
+        seen += hist[bin_]
+        while p < n_parts and seen * n_parts >= p * total:
+            cuts[p] = min(n_features, (bin_ + 1) << shift)
+            p += 1
+    return cuts
+
+
+@njit(cache=True)
+def _lower_bound(a, lo, hi, x):
+    """First k in [lo, hi] with a[k] >= x, or hi (``a[lo:hi]`` sorted). Written so that
+    LLVM can use a conditional move instead of an unpredictable branch."""
+    if lo >= hi:
+        return lo
+    base, n = lo, hi - lo
+    while n > 1:
+        half = n >> 1
+        if a[base + half] < x:
+            base += half
+        n -= half
+    if a[base] < x:
+        base += 1
+    return base
+
+
+@njit(cache=True)
+def _popcount(x):
+    """Set bits of a uint64 (SWAR; LLVM turns it into one popcnt)."""
+    x = x - ((x >> _u(1)) & _u(0x5555555555555555))
+    x = (x & _u(0x3333333333333333)) + ((x >> _u(2)) & _u(0x3333333333333333))
+    x = (x + (x >> _u(4))) & _u(0x0F0F0F0F0F0F0F0F)
+    return (x * _u(0x0101010101010101)) >> _u(56)
+
+
+@njit(cache=True)
+def _distinct_columns(indptr, indices, n_features):
+    """The distinct columns of a CSR matrix, increasing, and what ranks them: a bitmap of
+    the columns present (``bits``) and the number of set bits before each 64-bit word
+    (``below``); column j's rank is ``below[j >> 6]`` plus the set bits of its word below
+    it. O(nnz + n_features / 64): nothing of length n_features. The bits of one row's
+    neighbouring columns are gathered in a register, which breaks the store-to-load chain
+    through a word that consecutive columns share."""
+    n_words = (n_features + 63) >> 6
+    bits = np.zeros(n_words, np.uint64)
+    for i in range(indptr.size - 1):
+        word, acc = _u(0), _u(0)
+        for k in range(indptr[i], indptr[i + 1]):
+            j = _u(indices[k])
+            if j >> _u(6) != word:
+                bits[word] |= acc
+                word, acc = j >> _u(6), _u(0)
+            acc |= _u(1) << (j & _u(63))
+        bits[word] |= acc
+    below = np.empty(n_words, np.uint64)
+    n_cols = _u(0)
+    for w in range(n_words):
+        below[w] = n_cols
+        n_cols += _popcount(bits[w])
+    rows = np.empty(n_cols, np.int32)
+    r = 0
+    for w in range(n_words):
+        x = bits[w]
+        while x != _u(0):
+            low = x & (~x + _u(1))  # lowest set bit; its index is popcount(low - 1)
+            rows[r] = np.int32(_u(w) * _u(64) + _popcount(low - _u(1)))
+            r += 1
+            x ^= low
+    return rows, bits, below
+
+
+@njit(cache=True)
+def _column_ranks(indices, bits, below, rank, k0, k1):
+    """rank[k] = the rank of column indices[k] among the distinct columns, for k0 <= k < k1.
+    A pass of its own: no load in it waits for a store, so the CPU overlaps many."""
+    for k in range(k0, k1):
+        j = _u(indices[k])
+        w = j >> _u(6)
+        rank[k] = np.uint32(below[w] + _popcount(bits[w] & ((_u(1) << (j & _u(63))) - _u(1))))
+
+
+@njit(cache=True)
+def _spmm_t_part(indptr, indices, data, delta, out, out_row, f0, f1, n_features):
+    """Add every sample's delta row (times its value) into row ``out_row[k]`` of ``out`` for
+    each of its nonzeros k whose feature is in [f0, f1), in sample order. ``out_row`` is
+    ``indices`` itself for a dense dW, or the features' ranks for a row-sparse one."""
+    n_rows = indptr.size - 1
+    units = _u(delta.shape[1])
+    full, one = units - units % _u(_BLOCK), _u(1)
+    out_f, delta_f = out.reshape(-1), delta.reshape(-1)
+    for i in range(n_rows):
+        di = _u(i) * units
+        start, end = indptr[i], indptr[i + 1]
+        if f0 > 0:
+            start = _lower_bound(indices, start, end, f0)
+        if f1 < n_features:
+            end = _lower_bound(indices, start, end, f1)
+        if units == _u(_BLOCK):  # the common width: one vector block per nonzero
+            for k in range(_u(start), _u(end)):
+                if k + _u(_AHEAD) < _u(end):
+                    _prefetch(out_f, _u(out_row[k + _u(_AHEAD)]) * units)
+                if data is None:
+                    _add1(out_f, _u(out_row[k]) * units, delta_f, di)
+                else:
+                    _axpy1(out_f, _u(out_row[k]) * units, delta_f, di, data[k])
+            continue
+        for k in range(_u(start), _u(end)):
+            o, c = _u(out_row[k]) * units, _u(0)
+            if data is None:
+                while c < full:
+                    _add1(out_f, o + c, delta_f, di + c)
+                    c += _u(_BLOCK)
+                while c < units:
+                    out_f[o + c] += delta_f[di + c]
+                    c += one
+            else:
+                x = data[k]
+                while c < full:
+                    _axpy1(out_f, o + c, delta_f, di + c, x)
+                    c += _u(_BLOCK)
+                while c < units:
+                    out_f[o + c] += x * delta_f[di + c]
+                    c += one
+
+
+@njit(cache=True)
+def _spmm_t_serial(indptr, indices, data, delta, out, n_features, bits, below):
+    if bits.size:  # row-sparse: rows are ranks
+        rank = np.empty(indices.size, np.uint32)
+        _column_ranks(indices, bits, below, rank, 0, indices.size)
+        _spmm_t_part(indptr, indices, data, delta, out, rank, 0, n_features, n_features)
+    else:
+        _spmm_t_part(indptr, indices, data, delta, out, indices, 0, n_features, n_features)
+
+
+@njit(parallel=True, cache=True)
+def _spmm_t_parallel(indptr, indices, data, delta, out, n_features, bits, below, n_parts):
+    nnz = indices.size
+    cuts = _feature_cuts(indices, n_features, n_parts)
+    if bits.size:
+        rank = np.empty(nnz, np.uint32)
+        for p in prange(n_parts):
+            _column_ranks(indices, bits, below, rank, p * nnz // n_parts,
+                          (p + 1) * nnz // n_parts)
+        for p in prange(n_parts):
+            _spmm_t_part(indptr, indices, data, delta, out, rank, cuts[p], cuts[p + 1],
+                         n_features)
+    else:
+        for p in prange(n_parts):
+            _spmm_t_part(indptr, indices, data, delta, out, indices, cuts[p], cuts[p + 1],
+                         n_features)
+
+
+_NO_BITS = np.zeros(0, np.uint64)
+
+
+def _spmm_t_into(indptr, indices, data, delta, out, n_features, bits=_NO_BITS,
+                 below=_NO_BITS):
+    """out += X.T @ delta (rows of out: features, or their ranks given bits and below), on
+    one thread or on feature ranges."""
+    delta = np.ascontiguousarray(delta)
+    threads = min(_threads_for(indices.size * delta.shape[1]), max(1, n_features))
+    if threads == 1:
+        _spmm_t_serial(indptr, indices, data, delta, out, n_features, bits, below)
+    else:
+        _spmm_t_parallel(indptr, indices, data, delta, out, n_features, bits, below, threads)
+    return out
+
+
+def spmm_t_ones(indptr, indices, delta, n_features):
+    """dW = X.T @ delta for a multi-hot CSR ``X`` whose rows are sorted by column, as a
+    dense array (`spmm_t_rows_ones` gives only its nonzero rows).
+
+    Each thread owns a contiguous range of ``dW`` rows, cut so that the ranges hold about
+    equal numbers of nonzeros; it scans every sample row, finds its column range by binary
+    search in the sorted CSR row, and adds ``delta[i]`` into its own rows in sample order.
+
+    Parameters
+    ----------
+    indptr : int64 (n_rows + 1,);  indices : int32 (nnz,), sorted within each row
+    delta : float (n_rows, units);  n_features : int
+
+    Returns
+    -------
+    dW : (n_features, units), delta's dtype; each row summed in sample order, so bitwise
+    identical for any thread count.
+    """
+    dW = zeros_aligned((n_features, delta.shape[1]), delta.dtype)
+    return _spmm_t_into(indptr, indices, None, delta, dW, n_features)
+
+
+def spmm_t_ones_reference(indptr, indices, delta, n_features):
+    """NumPy twin of `spmm_t_ones` (rows need not be sorted)."""
+    rows = np.repeat(np.arange(indptr.size - 1), np.diff(indptr))
+    dW = np.zeros((n_features, delta.shape[1]), delta.dtype)
+    np.add.at(dW, indices, delta[rows])
+    return dW
+
+
+def spmm_t(indptr, indices, data, delta, n_features):
+    """dW = X.T @ delta for a CSR ``X`` with values ``data``; as `spmm_t_ones` otherwise."""
+    dW = zeros_aligned((n_features, delta.shape[1]), delta.dtype)
+    return _spmm_t_into(indptr, indices, data, delta, dW, n_features)
+
+
+def spmm_t_reference(indptr, indices, data, delta, n_features):
+    """NumPy twin of `spmm_t`."""
+    rows = np.repeat(np.arange(indptr.size - 1), np.diff(indptr))
+    dW = np.zeros((n_features, delta.shape[1]), delta.dtype)
+    np.add.at(dW, indices, (data[:, None] * delta[rows]).astype(delta.dtype, copy=False))
+    return dW
+
+
+def _spmm_t_rows(indptr, indices, data, delta, n_features):
+    if n_features <= indices.size:  # nearly every row is touched: dense is cheaper
+        rows = np.arange(n_features, dtype=np.int32)
+        values = zeros_aligned((n_features, delta.shape[1]), delta.dtype)
+        return rows, _spmm_t_into(indptr, indices, data, delta, values, n_features)
+    rows, bits, below = _distinct_columns(indptr, indices, n_features)
+    values = zeros_aligned((rows.size, delta.shape[1]), delta.dtype)
+    return rows, _spmm_t_into(indptr, indices, data, delta, values, n_features, bits, below)
+
+
+def spmm_t_rows_ones(indptr, indices, delta, n_features):
+    """The rows of dW = X.T @ delta that can be nonzero, for a multi-hot CSR ``X`` (rows
+    sorted by column): (rows, values), with ``values[r] = dW[rows[r]]``.
+
+    The rows of ``dW`` of features absent from ``X`` are zero and are never formed: a bitmap
+    marks the features present, and a popcount of it gives each feature its rank among them,
+    which is its row in ``values``. When ``X`` has at least as many nonzeros as columns,
+    nearly every row is touched anyway and ``rows`` is every column (no ranking needed).
+    Then as `spmm_t_ones`, so ``values`` is bitwise ``spmm_t_ones(...)[rows]``, for any
+    thread count. Time O(nnz * units + n_features / 64), or O(nnz * units) when
+    ``n_features <= nnz``.
+
+    Parameters
+    ----------
+    indptr : int64 (n_rows + 1,);  indices : int32 (nnz,), sorted within each row
+    delta : float (n_rows, units);  n_features : int
+
+    Returns
+    -------
+    rows : int32 (n_distinct,), the distinct columns of ``X`` (all columns when
+        ``n_features <= nnz``), increasing
+    values : (n_distinct, units), delta's dtype, rows 64-byte aligned
+    """
+    return _spmm_t_rows(indptr, indices, None, delta, n_features)
+
+
+def _rows_reference(indices, n_features):
+    if n_features <= indices.size:
+        return np.arange(n_features, dtype=np.int32)
+    return np.unique(indices).astype(np.int32)
+
+
+def spmm_t_rows_ones_reference(indptr, indices, delta, n_features):
+    """NumPy twin of `spmm_t_rows_ones`."""
+    rows = _rows_reference(indices, n_features)
+    return rows, spmm_t_ones_reference(indptr, indices, delta, n_features)[rows]
+
+
+def spmm_t_rows(indptr, indices, data, delta, n_features):
+    """As `spmm_t_rows_ones` for a CSR ``X`` with values ``data`` (delta's dtype)."""
+    return _spmm_t_rows(indptr, indices, data, delta, n_features)
+
+
+def spmm_t_rows_reference(indptr, indices, data, delta, n_features):
+    """NumPy twin of `spmm_t_rows`."""
+    rows = _rows_reference(indices, n_features)
+    return rows, spmm_t_reference(indptr, indices, data, delta, n_features)[rows]

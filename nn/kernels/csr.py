@@ -1,0 +1,130 @@
+"""Building and sorting CSR matrices.
+
+Design notes are in the package docstring (`nn.kernels`).
+"""
+
+import numpy as np
+from numba import njit
+
+@njit(cache=True)
+def multi_hot_csr(tokens, offsets, dimension):
+    """Multi-hot CSR rows from ragged token sequences, in one compiled call.
+
+    Row ``i`` holds the distinct tokens of ``tokens[offsets[i]:offsets[i + 1]]`` that lie in
+    [0, dimension), sorted. Tokens outside that range are dropped here; the public wrapper
+    (`nn.sparse.vectorize_sequences`) rejects them before calling this.
+
+    No comparison sort: a counting sort lists each token's rows (in row order), and reading
+    the tokens back in increasing order refills the rows already sorted; a row repeated
+    within one token's list is a duplicate and is skipped. O(n_tokens + dimension + n_rows).
+
+    Parameters
+    ----------
+    tokens : int32 (n_tokens,);  offsets : int64 (n_rows + 1,);  dimension : int
+
+    Returns
+    -------
+    indptr : int64 (n_rows + 1,);  indices : int32 (nnz,)
+    """
+    n_rows = offsets.size - 1
+    colptr = np.zeros(dimension + 1, np.int64)
+    for k in range(tokens.size):
+        t = tokens[k]
+        if 0 <= t < dimension:
+            colptr[t + 1] += 1
+    for t in range(dimension):
+        colptr[t + 1] += colptr[t]
+    rows = np.empty(colptr[dimension], np.int32)  # each token's rows, in row order
+    fill = colptr[:-1].copy()
+    for i in range(n_rows):
+        for k in range(offsets[i], offsets[i + 1]):
+            t = tokens[k]
+            if 0 <= t < dimension:
+                rows[fill[t]] = i
+                fill[t] += 1
+    indptr = np.zeros(n_rows + 1, np.int64)
+    for t in range(dimension):
+        previous = -1
+        for p in range(colptr[t], colptr[t + 1]):
+            if rows[p] != previous:
+                previous = rows[p]
+                indptr[previous + 1] += 1
+    for i in range(n_rows):
+        indptr[i + 1] += indptr[i]
+    indices = np.empty(indptr[n_rows], np.int32)
+    fill = indptr[:-1].copy()
+    for t in range(dimension):
+        previous = -1
+        for p in range(colptr[t], colptr[t + 1]):
+            if rows[p] != previous:
+                previous = rows[p]
+                indices[fill[previous]] = t
+                fill[previous] += 1
+    return indptr, indices
+
+
+def multi_hot_csr_reference(tokens, offsets, dimension):
+    """NumPy twin of `multi_hot_csr`."""
+    n_rows = offsets.size - 1
+    rows = np.repeat(np.arange(n_rows, dtype=np.int64), np.diff(offsets))
+    tokens = tokens.astype(np.int64)
+    keep = (tokens >= 0) & (tokens < dimension)
+    keys = np.unique(rows[keep] * dimension + tokens[keep])
+    indptr = np.zeros(n_rows + 1, np.int64)
+    np.cumsum(np.bincount(keys // dimension, minlength=n_rows), out=indptr[1:])
+    return indptr, (keys % dimension).astype(np.int32)
+
+
+@njit(cache=True)
+def _row_order(indptr, indices, n_cols):
+    """Positions of the nonzeros in (row, column) order, stable: a counting sort by column,
+    then by row. The argsort of a CSR whose rows are unsorted, in O(nnz + n_cols + n_rows)."""
+    n_rows = indptr.size - 1
+    colptr = np.zeros(n_cols + 1, np.int64)
+    for k in range(indices.size):
+        colptr[indices[k] + 1] += 1
+    for j in range(n_cols):
+        colptr[j + 1] += colptr[j]
+    by_column = np.empty(indices.size, np.int64)  # positions, by column then row
+    row_of = np.empty(indices.size, np.int64)
+    fill = colptr[:-1].copy()
+    for i in range(n_rows):
+        for k in range(indptr[i], indptr[i + 1]):
+            p = fill[indices[k]]
+            by_column[p] = k
+            row_of[p] = i
+            fill[indices[k]] += 1
+    order = np.empty(indices.size, np.int64)
+    fill = indptr[:-1].copy()
+    for p in range(indices.size):
+        i = row_of[p]
+        order[fill[i]] = by_column[p]
+        fill[i] += 1
+    return order
+
+
+@njit(cache=True)
+def csr_sort_rows(indptr, indices, n_cols):
+    """A copy of ``indices`` with each CSR row sorted by column (``indices < n_cols``)."""
+    return indices[_row_order(indptr, indices, n_cols)]
+
+
+def csr_sort_rows_reference(indptr, indices, n_cols):
+    """NumPy twin of `csr_sort_rows`."""
+    rows = np.repeat(np.arange(indptr.size - 1), np.diff(indptr))
+    return indices[np.lexsort((indices, rows))]
+
+
+@njit(cache=True)
+def csr_sort_rows_data(indptr, indices, data, n_cols):
+    """Copies of ``indices`` and ``data`` with each row sorted by column; stable, so equal
+    columns (duplicates) keep their order."""
+    order = _row_order(indptr, indices, n_cols)
+    return indices[order], data[order]
+
+
+def csr_sort_rows_data_reference(indptr, indices, data, n_cols):
+    """NumPy twin of `csr_sort_rows_data`."""
+    rows = np.repeat(np.arange(indptr.size - 1), np.diff(indptr))
+    order = np.lexsort((indices, rows))
+    return indices[order], data[order]

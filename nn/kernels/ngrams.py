@@ -1,0 +1,161 @@
+"""Hashed n-gram multi-hot rows.
+
+Design notes are in the package docstring (`nn.kernels`).
+"""
+
+import numba
+import numpy as np
+from numba import njit, prange
+
+from ._common import _u
+
+_GOLDEN = 0x9E3779B97F4A7C15  # 2**64 / golden ratio, splitmix64's increment
+
+
+@njit(cache=True)
+def _splitmix64(x):
+    """splitmix64's output function of the state ``x`` (uint64): a bijection whose output
+    bits each depend on every input bit."""
+    z = x + _u(_GOLDEN)
+    z = (z ^ (z >> _u(30))) * _u(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> _u(27))) * _u(0x94D049BB133111EB)
+    return z ^ (z >> _u(31))
+
+
+@njit(cache=True)
+def ngram_hash(tokens, start, n):
+    """The 64-bit hash of the n-gram ``tokens[start:start + n]`` (non-negative int32 ids):
+    ``h = splitmix64(n)``, then ``h = splitmix64(h ^ t)`` for each token ``t`` in order.
+    Pure uint64 arithmetic, so the same on every run, machine and platform."""
+    h = _splitmix64(_u(n))
+    for k in range(start, start + n):
+        h = _splitmix64(h ^ _u(tokens[k]))
+    return h
+
+
+@njit(cache=True)
+def _sort_unique(a, lo, hi, scratch, count, n_bits):
+    """Sort ``a[lo:hi]`` (non-negative, below 2**n_bits) by an LSD radix sort on bytes,
+    using ``scratch[:hi - lo]`` and ``count`` (257,); keep one of each value at ``a[lo:]``;
+    return how many."""
+    n = hi - lo
+    src, dst = a[lo:hi], scratch[:n]
+    shift = 0
+    while shift < n_bits:
+        count[:] = 0
+        for k in range(n):
+            count[((src[k] >> shift) & 255) + 1] += 1
+        for d in range(256):
+            count[d + 1] += count[d]
+        for k in range(n):
+            d = (src[k] >> shift) & 255
+            dst[count[d]] = src[k]
+            count[d] += 1
+        src, dst = dst, src
+        shift += 8
+    kept = 0
+    for k in range(n):  # src is a[lo:hi] or scratch; writing a[lo + kept] never passes k
+        if kept == 0 or src[k] != a[lo + kept - 1]:
+            a[lo + kept] = src[k]
+            kept += 1
+    return kept
+
+
+@njit(cache=True)
+def _ngram_rows(tokens, offsets, n_min, n_max, n_features, bound, cols, counts, r0, r1):
+    """Hash the n-grams of rows r0..r1 into ``cols[bound[i]:]``, then sort and deduplicate
+    each row in place; ``counts[i]`` = columns kept."""
+    mask = _u(n_features - 1)
+    n_bits = 0
+    while (1 << n_bits) < n_features:
+        n_bits += 1
+    longest = 0
+    for i in range(r0, r1):
+        longest = max(longest, bound[i + 1] - bound[i])
+    scratch = np.empty(longest, np.int32)
+    count = np.empty(257, np.int64)
+    for i in range(r0, r1):
+        p = bound[i]
+        for n in range(n_min, n_max + 1):
+            for s in range(offsets[i], offsets[i + 1] - n + 1):
+                cols[p] = np.int32(ngram_hash(tokens, s, n) & mask)
+                p += 1
+        counts[i] = _sort_unique(cols, bound[i], p, scratch, count, n_bits)
+
+
+@njit(parallel=True, cache=True)
+def _hashed_ngrams(tokens, offsets, n_min, n_max, n_features, n_parts):
+    n_rows = offsets.size - 1
+    bound = np.zeros(n_rows + 1, np.int64)  # where each row's n-grams go before dedup
+    for i in range(n_rows):
+        length = offsets[i + 1] - offsets[i]
+        c = 0
+        for n in range(n_min, n_max + 1):
+            c += max(0, length - n + 1)
+        bound[i + 1] = bound[i] + c
+    cols = np.empty(bound[n_rows], np.int32)
+    counts = np.zeros(n_rows, np.int64)
+    for p in prange(n_parts):
+        _ngram_rows(tokens, offsets, n_min, n_max, n_features, bound, cols, counts,
+                    p * n_rows // n_parts, (p + 1) * n_rows // n_parts)
+    indptr = np.zeros(n_rows + 1, np.int64)
+    for i in range(n_rows):
+        indptr[i + 1] = indptr[i] + counts[i]
+    indices = np.empty(indptr[n_rows], np.int32)
+    for p in prange(n_parts):
+        for i in range(p * n_rows // n_parts, (p + 1) * n_rows // n_parts):
+            for k in range(counts[i]):
+                indices[indptr[i] + k] = cols[bound[i] + k]
+    return indptr, indices
+
+
+def hashed_ngrams_csr(tokens, offsets, n_min, n_max, n_features):
+    """Multi-hot CSR of the hashed n-grams of ragged token sequences, in one compiled pass.
+
+    Row ``i`` has a 1 in column ``ngram_hash(g) & (n_features - 1)`` for every n-gram ``g``
+    of ``n_min <= n <= n_max`` consecutive tokens of sequence ``i`` (an n-gram never spans
+    two sequences); rows sorted, each column once. Rows are independent, so they are built
+    in parallel, with the same result for any thread count.
+
+    Parameters
+    ----------
+    tokens : int32 (n_tokens,), non-negative;  offsets : int64 (n_rows + 1,)
+    n_min, n_max : int, 1 <= n_min <= n_max;  n_features : int, a power of two <= 2**31
+
+    Returns
+    -------
+    indptr : int64 (n_rows + 1,);  indices : int32 (nnz,)
+    """
+    threads = numba.get_num_threads()
+    n_parts = 1 if threads == 1 else 8 * threads  # rows differ in length: several per thread
+    with np.errstate(over="ignore"):  # uint64 wraparound is the point (NUMBA_DISABLE_JIT)
+        return _hashed_ngrams(tokens, offsets, n_min, n_max, n_features, n_parts)
+
+
+def _splitmix64_reference(x):
+    with np.errstate(over="ignore"):
+        z = x + np.uint64(_GOLDEN)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))
+
+
+def hashed_ngrams_csr_reference(tokens, offsets, n_min, n_max, n_features):
+    """NumPy twin of `hashed_ngrams_csr`: every n-gram hashed at once per n, then
+    ``np.unique`` on (row, column) keys."""
+    n_rows = offsets.size - 1
+    row_of = np.repeat(np.arange(n_rows, dtype=np.int64), np.diff(offsets))
+    t = tokens.astype(np.uint64)
+    keys = [np.zeros(0, np.int64)]
+    for n in range(n_min, n_max + 1):
+        starts = np.arange(max(0, tokens.size - n + 1))
+        starts = starts[row_of[starts] == row_of[starts + n - 1]]  # within one sequence
+        h = _splitmix64_reference(np.full(starts.size, n, np.uint64))
+        for q in range(n):
+            h = _splitmix64_reference(h ^ t[starts + q])
+        cols = (h & np.uint64(n_features - 1)).astype(np.int64)
+        keys.append(row_of[starts] * n_features + cols)
+    keys = np.unique(np.concatenate(keys))
+    indptr = np.zeros(n_rows + 1, np.int64)
+    np.cumsum(np.bincount(keys // n_features, minlength=n_rows), out=indptr[1:])
+    return indptr, (keys % n_features).astype(np.int32)

@@ -1,0 +1,184 @@
+"""Optimizer steps: RMSprop, dense and lazy by rows.
+
+Design notes are in the package docstring (`nn.kernels`).
+"""
+
+import numpy as np
+from numba import njit, prange
+
+from ._common import _AHEAD, _BLOCK, _threads_for, _u
+from ._vector import _prefetch, _rmsprop16
+
+@njit(cache=True)
+def _rmsprop_dense(w1, g1, v1, consts, k0, k1):
+    """The RMSprop step on elements [k0, k1) of flat w, g, v: 16 at a time in vector code."""
+    lr, r, one_minus_r, eps = consts[0], consts[1], consts[2], consts[3]
+    k = _u(k0)
+    while k + _u(_BLOCK) <= _u(k1):
+        _rmsprop16(w1, k, g1, k, v1, k, lr, r, one_minus_r, eps)
+        k += _u(_BLOCK)
+    while k < _u(k1):
+        gk = g1[k]
+        vk = r * v1[k] + one_minus_r * (gk * gk)
+        v1[k] = vk
+        w1[k] -= (lr * gk) / np.sqrt(vk + eps)
+        k += _u(1)
+
+
+@njit(cache=True)
+def _rmsprop_serial(w, g, v, consts):
+    _rmsprop_dense(w.reshape(-1), g.reshape(-1), v.reshape(-1), consts, 0, w.size)
+
+
+@njit(parallel=True, cache=True)
+def _rmsprop_parallel(w, g, v, consts, n_parts):
+    w1, g1, v1 = w.reshape(-1), g.reshape(-1), v.reshape(-1)
+    n = w1.size
+    for p in prange(n_parts):
+        _rmsprop_dense(w1, g1, v1, consts, p * n // n_parts, (p + 1) * n // n_parts)
+
+
+def _rmsprop_consts(dtype, learning_rate, rho, epsilon):
+    """The scalars rounded to the arrays' dtype, as Keras does: lr, rho, 1 - rho, epsilon."""
+    return np.array([learning_rate, rho, 1.0 - rho, epsilon], dtype=dtype)
+
+
+def rmsprop_update(w, g, v, learning_rate, rho, epsilon):
+    """One fused, in-place Keras 3 RMSprop step over contiguous arrays of one shape and dtype:
+
+        v <- rho * v + (1 - rho) * g**2
+        w <- w - learning_rate * g / sqrt(v + epsilon)      (epsilon inside the root)
+
+    All arithmetic is in the arrays' dtype, in Keras's order, so it matches
+    `rmsprop_update_reference` (and Keras) to the last bit. Elementwise, so any split
+    across threads gives the same bits.
+    """
+    consts = _rmsprop_consts(w.dtype, learning_rate, rho, epsilon)
+    threads = _threads_for(w.size)
+    if threads == 1:
+        _rmsprop_serial(w, g, v, consts)
+    else:
+        _rmsprop_parallel(w, g, v, consts, 4 * threads)
+
+
+def rmsprop_update_reference(w, g, v, learning_rate, rho, epsilon):
+    """NumPy twin of `rmsprop_update` (in place)."""
+    dt = w.dtype.type
+    lr, r, one_minus_r, eps = dt(learning_rate), dt(rho), dt(1.0 - rho), dt(epsilon)
+    v *= r
+    v += one_minus_r * (g * g)
+    w -= (lr * g) / np.sqrt(v + eps)
+
+
+@njit(cache=True)
+def _power(x, n):
+    """x ** n for a float64 x and an integer n >= 0, by repeated squaring (deterministic)."""
+    result = 1.0
+    while n > 0:
+        if n & 1:
+            result *= x
+        x *= x
+        n >>= 1
+    return result
+
+
+@njit(cache=True)
+def _rmsprop_rows(w, v, v_step, rows, g_rows, step, consts):
+    lr, r, one_minus_r, eps = consts[0], consts[1], consts[2], consts[3]
+    decay = np.empty(1, w.dtype)  # rho ** skipped, rounded to the arrays' dtype
+    units = _u(w.shape[1])
+    w1, v1, g1 = w.reshape(-1), v.reshape(-1), g_rows.reshape(-1)
+    for s in range(rows.size):
+        if s + _AHEAD < rows.size:  # rows of a wide layer are far apart: fetch them early
+            ahead = _u(rows[s + _AHEAD])
+            _prefetch(v_step, ahead)
+            _prefetch(w1, ahead * units)
+            _prefetch(v1, ahead * units)
+        j = rows[s]
+        skipped = step - v_step[j]
+        o, og = _u(j) * units, _u(s) * units
+        if skipped > 0:
+            decay[0] = _power(np.float64(r), skipped)
+            f = decay[0]
+            for u in range(units):
+                v1[o + u] *= f
+        v_step[j] = step + 1
+        c = _u(0)
+        while c + _u(_BLOCK) <= units:
+            _rmsprop16(w1, o + c, g1, og + c, v1, o + c, lr, r, one_minus_r, eps)
+            c += _u(_BLOCK)
+        while c < units:
+            gk = g1[og + c]
+            vk = r * v1[o + c] + one_minus_r * (gk * gk)
+            v1[o + c] = vk
+            w1[o + c] -= (lr * gk) / np.sqrt(vk + eps)
+            c += _u(1)
+
+
+def rmsprop_update_rows(w, v, v_step, rows, g_rows, step, learning_rate, rho, epsilon):
+    """Step ``step`` (0-based) of RMSprop for a gradient that is zero outside ``rows``,
+    touching only those rows of ``w`` and ``v``: lazily, yet as the dense step computes.
+
+    ``v_step[j]`` counts the steps already applied to ``v[j]``. In the steps a row missed,
+    the dense update computed ``v <- rho * v + (1 - rho) * 0 = rho * v`` (exactly: adding a
+    zero product does not round) and ``w <- w - 0 / sqrt(v + epsilon) = w`` (exactly: epsilon
+    > 0). So a row that missed ``k = step - v_step[j]`` steps is first decayed by
+    ``rho ** k``, then takes the usual step (`rmsprop_update`), and ``v_step[j]`` becomes
+    ``step + 1``. ``rho ** k`` is computed in float64 by repeated squaring and rounded once
+    to the arrays' dtype, where the dense update rounds after each of its k multiplications:
+    the two velocities differ by at most ~k/2 units in the last place (k = 1 is bitwise
+    equal), far below the effect of epsilon; every other operation is the same in the same
+    order.
+
+    Parameters
+    ----------
+    w, v : (n_features, units), C-contiguous, one dtype;  v_step : int64 (n_features,)
+    rows : int (n_rows,) distinct;  g_rows : (n_rows, units), the gradient's rows
+    step : int;  learning_rate, rho, epsilon : float
+    """
+    consts = _rmsprop_consts(w.dtype, learning_rate, rho, epsilon)
+    _rmsprop_rows(w, v, v_step, rows, np.ascontiguousarray(g_rows, dtype=w.dtype), step,
+                  consts)
+
+
+def rmsprop_update_rows_reference(w, v, v_step, rows, g_rows, step, learning_rate, rho,
+                                  epsilon):
+    """NumPy twin of `rmsprop_update_rows` (in place; ``rho ** k`` by ``np.power``)."""
+    dt = w.dtype.type
+    lr, r, one_minus_r, eps = dt(learning_rate), dt(rho), dt(1.0 - rho), dt(epsilon)
+    decay = np.power(np.float64(r), (step - v_step[rows]).astype(np.float64)).astype(w.dtype)
+    vr = v[rows] * decay[:, None]
+    vr = r * vr + one_minus_r * (g_rows * g_rows)
+    v[rows] = vr
+    w[rows] -= (lr * g_rows) / np.sqrt(vr + eps)
+    v_step[rows] = step + 1
+
+
+@njit(cache=True)
+def _rmsprop_catch_up(v, v_step, step, r):
+    units = _u(v.shape[1])
+    v1 = v.reshape(-1)
+    decay = np.empty(1, v.dtype)
+    for j in range(v.shape[0]):
+        skipped = step - v_step[j]
+        if skipped > 0:
+            decay[0] = _power(np.float64(r), skipped)
+            f = decay[0]
+            o = _u(j) * units
+            for u in range(units):
+                v1[o + u] *= f
+            v_step[j] = step
+
+
+def rmsprop_catch_up(v, v_step, step, rho):
+    """Apply to every row of ``v`` the decay it owes for the steps before ``step``, as
+    `rmsprop_update_rows` would when the row is next touched; ``v_step`` becomes ``step``."""
+    _rmsprop_catch_up(v, v_step, step, v.dtype.type(rho))
+
+
+def rmsprop_catch_up_reference(v, v_step, step, rho):
+    """NumPy twin of `rmsprop_catch_up` (in place)."""
+    r = np.float64(v.dtype.type(rho))
+    skipped = np.maximum(step - v_step, 0).astype(np.float64)
+    v *= np.power(r, skipped).astype(v.dtype)[:, None]
+    np.maximum(v_step, step, out=v_step)
