@@ -102,24 +102,28 @@ class Dense(Layer):
 
     def forward(self, x, training=False):
         """a = f(x @ W + b); keeps x and a for backward when training."""
-        a = self.activation.forward(ops.affine(x, self.params["kernel"], self.params["bias"]))
+        a = ops.dense_forward(x, self.params["kernel"], self.params["bias"], self.activation)
         if training:
             self._x, self._a = x, a
         return a
 
     def backward(self, da, need_dx=True):
         """From dL/da, store dL/dW and dL/db and return dL/dx (None if not needed)."""
-        # dL/dz = dL/da * f'(z)
-        return self.backward_z(self.activation.backward(self._a, da), need_dx)
+        return self._backward(da, self.activation, need_dx)
 
     def backward_z(self, dz, need_dx=True):
         """From dL/dz (the pre-activation gradient), store dL/dW, dL/db; return dL/dx."""
+        return self._backward(dz, activations.linear, need_dx)
+
+    def _backward(self, da, activation, need_dx):
         if self._x is None:
             raise RuntimeError("backward called before a training forward pass")
+        # dL/dz = dL/da * f'(z)  (f' from the output a: see nn.activations)
         # dL/dW = x^T dz ;  dL/db = sum over samples of dz ;  dL/dx = dz W^T
-        self.grads["kernel"] = ops.weight_grad(self._x, dz, rows_only=True)
-        self.grads["bias"] = dz.sum(axis=0)
-        return dz @ self.params["kernel"].T if need_dx else None
+        dW, db, dx = ops.dense_backward(self._x, self._a, da, self.params["kernel"],
+                                        activation, need_dx)
+        self.grads["kernel"], self.grads["bias"] = dW, db
+        return dx
 
     def get_config(self):
         return {"name": self.name, "units": self.units, "activation": self.activation.name,

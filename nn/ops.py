@@ -1,15 +1,67 @@
 """The one place where a layer's matrix products meet their input type.
 
-A `Dense` layer computes ``z = x @ W + b`` forward and ``dW = x.T @ delta`` backward. ``x``
-is either a dense NumPy batch (BLAS does the work) or a sparse `nn.sparse.CSRMatrix`
-(numba kernels in `nn.kernels` do it, touching only the nonzeros). Layers, models and the
-training loop call these functions and never look at the input type themselves.
+A `Dense` layer computes ``a = f(x @ W + b)`` forward and ``dW = x.T @ dz``, ``db``,
+``dx = dz @ W.T`` backward. ``x`` is either a sparse `nn.sparse.CSRMatrix` (numba kernels in
+`nn.kernels` touch only the nonzeros), a wide dense NumPy batch (BLAS does the products), or
+a narrow dense batch such as a hidden layer's input (one compiled pass per layer,
+`nn.kernels.dense`: at these sizes NumPy's per-call cost exceeds the arithmetic). Layers,
+models and the training loop call these functions and never look at the input type.
+Activations of other classes than the four built-in ones run their own NumPy code.
 """
 
 import numpy as np
 
-from . import kernels
+from . import activations, kernels
+from .kernels import dense as dense_kernels
 from .sparse import CSRMatrix, RowSparseGrad, as_sparse_input
+
+# Dense inputs up to this many features take the compiled layer kernels; wider ones BLAS.
+NARROW_FEATURES = 64
+
+_ACTIVATION_CODES = {activations.Linear: dense_kernels.LINEAR,
+                     activations.ReLU: dense_kernels.RELU,
+                     activations.Sigmoid: dense_kernels.SIGMOID,
+                     activations.Tanh: dense_kernels.TANH}
+
+
+def _code(activation, W):
+    """The kernel code of a built-in activation (exact class: a subclass may override its
+    math), or None: then the activation's own forward/backward run."""
+    if W.dtype not in (np.float32, np.float64):
+        return None
+    return _ACTIVATION_CODES.get(type(activation))
+
+
+def _narrow(x, W):
+    return (isinstance(x, np.ndarray) and x.shape[1] <= NARROW_FEATURES
+            and x.dtype == W.dtype and x.flags.c_contiguous)
+
+
+def dense_forward(x, W, b, activation):
+    """a = activation(x @ W + b), shape (n_samples, units). Same values as
+    ``activation.forward(affine(x, W, b))``, up to rounding in the last bit."""
+    code = _code(activation, W)
+    if code is None:
+        return activation.forward(affine(x, W, b))
+    if _narrow(x, W):
+        return dense_kernels.dense_forward(x, W, b, code)
+    return dense_kernels.activate(affine(x, W, b), code)
+
+
+def dense_backward(x, a, da, W, activation, need_dx=True):
+    """(dW, db, dx) of ``a = activation(x @ W + b)`` from dL/da, with
+    ``dz = activation.backward(a, da)``: dW = x.T @ dz (a `RowSparseGrad` for sparse x, see
+    `weight_grad`), db = dz summed over samples, dx = dz @ W.T, or None without ``need_dx``."""
+    code = _code(activation, W)
+    if code is not None and _narrow(x, W):
+        dW, db, dx = dense_kernels.dense_backward(x, a, da, W, code, need_dx)
+        return dW, db, dx if need_dx else None
+    if code is None:
+        dz = activation.backward(a, da)
+        db = dz.sum(axis=0)
+    else:
+        dz, db = dense_kernels.activation_backward(a, da, code)
+    return weight_grad(x, dz, rows_only=True), db, dz @ W.T if need_dx else None
 
 
 def affine(x, W, b):

@@ -83,7 +83,8 @@ def test_walkthrough_prints_every_section(small_run):
     out = result.stdout
     for n in range(1, 9):
         assert f"== {n}. " in out
-    assert "model._backward gives the same gradients: max |difference| = 0.0e+00" in out
+    same = re.search(r"model._backward gives the same gradients: max \|difference\| = (\S+)", out)
+    assert same and float(same.group(1)) < 1e-6, out[-3000:]
     assert "equal to the dense product and to spmm_ones_reference: True" in out
     assert "equal to the dense product and to spmm_t_ones_reference: True" in out
     assert "total 160,305 parameters" in out

@@ -1,0 +1,180 @@
+"""Small dense layers in one compiled pass: ``a = f(x @ W + b)`` and its backward.
+
+The hidden layers of the IMDB model are tiny (a batch of 512 x 16 times 16 x 16), so NumPy
+spends its time on calls, not arithmetic: the forward and backward of one such layer take
+eight array operations at 5-20 us each on this machine, several times the ~2 us of
+multiply-adds they hold. These kernels do one layer's forward (product, bias, activation)
+or backward (activation derivative, the three products) in a single call. They are for
+layers whose input is narrow (`nn.ops` sends wide dense inputs to BLAS); the NumPy
+expressions in `nn.layers.Dense` and `nn.activations` are their reference twins.
+
+Activations are passed as codes: `LINEAR`, `RELU`, `SIGMOID`, `TANH` (`nn.ops` maps the
+activation classes to them). All arithmetic is in the arrays' dtype; every sum runs in a
+fixed order, so results are deterministic.
+
+Design notes are in the package docstring (`nn.kernels`).
+"""
+
+import numpy as np
+from numba import njit
+
+from ._common import _BLOCK, _u
+from ._vector import _axpy1, _axpy4
+
+LINEAR, RELU, SIGMOID, TANH = 0, 1, 2, 3
+
+
+@njit(cache=True)
+def _matmul_add(C, R, out):
+    """out += C @ R, for C (m, K), R (K, u), out (m, u) C-contiguous (C may be a transposed
+    view). Each output row is a sum of rows of R: whole blocks of 16 columns in vector code,
+    four rows of R at a time, then the remaining columns one by one."""
+    m, K = C.shape
+    u = R.shape[1]
+    Rf, Of = R.reshape(-1), out.reshape(-1)
+    blocks = u - u % _BLOCK
+    U = _u(u)
+    for i in range(m):
+        oi = _u(i) * U
+        for j in range(0, blocks, _BLOCK):
+            J = _u(j)
+            k = 0
+            while k + 4 <= K:
+                o = _u(k) * U + J
+                _axpy4(Of, oi + J, Rf, o, o + U, o + U + U, o + U + U + U,
+                       C[i, k], C[i, k + 1], C[i, k + 2], C[i, k + 3])
+                k += 4
+            while k < K:
+                _axpy1(Of, oi + J, Rf, _u(k) * U + J, C[i, k])
+                k += 1
+        for j in range(blocks, u):
+            s = out[i, j]
+            for k in range(K):
+                s += C[i, k] * R[k, j]
+            out[i, j] = s
+
+
+@njit(cache=True)
+def _activate(z, act):
+    """a = f(z) in place, for a flat array z."""
+    if act == RELU:
+        for k in range(z.size):
+            if not z[k] > 0:  # max(z, 0); NaN stays NaN below, as np.maximum keeps it
+                z[k] = 0 if z[k] == z[k] else z[k]
+    elif act == SIGMOID:
+        one = z.dtype.type(1)
+        for k in range(z.size):
+            e = np.exp(-abs(z[k]))  # exp of a non-positive number never overflows
+            z[k] = one / (one + e) if z[k] >= 0 else e / (one + e)
+    elif act == TANH:
+        for k in range(z.size):
+            z[k] = np.tanh(z[k])
+
+
+@njit(cache=True)
+def activate(z, act):
+    """a = f(z), in place on a C-contiguous ``z``; returns ``z``."""
+    _activate(z.reshape(-1), act)
+    return z
+
+
+@njit(cache=True)
+def _activation_grad(a, da, act):
+    """dL/dz = dL/da * f'(z), written with the output a = f(z) (flat arrays)."""
+    dz = np.empty_like(da)
+    one = da.dtype.type(1)
+    for k in range(da.size):
+        if act == RELU:      # f'(z) = [a > 0]
+            dz[k] = da[k] if a[k] > 0 else 0
+        elif act == SIGMOID:  # f'(z) = a (1 - a)
+            dz[k] = da[k] * a[k] * (one - a[k])
+        elif act == TANH:     # f'(z) = 1 - a^2
+            dz[k] = da[k] * (one - a[k] * a[k])
+        else:
+            dz[k] = da[k]
+    return dz
+
+
+@njit(cache=True)
+def _column_sums(dz):
+    """db = sum over samples of dz, in sample order."""
+    db = np.zeros(dz.shape[1], dz.dtype)
+    for i in range(dz.shape[0]):
+        for j in range(dz.shape[1]):
+            db[j] += dz[i, j]
+    return db
+
+
+@njit(cache=True)
+def activation_backward(a, da, act):
+    """(dz, db): dL/dz = dL/da * f'(z) from the layer's output ``a``, and its column sums
+    dL/db. For a layer whose weight gradient comes from elsewhere (a sparse input)."""
+    dz = _activation_grad(a.reshape(-1), da.reshape(-1), act).reshape(da.shape)
+    return dz, _column_sums(dz)
+
+
+def activation_backward_reference(a, da, act):
+    """NumPy twin of `activation_backward`."""
+    dz = _activation_grad_reference(a, da, act)
+    return dz, dz.sum(axis=0)
+
+
+@njit(cache=True)
+def dense_forward(x, W, b, act):
+    """a = f(x @ W + b) for a dense batch ``x`` (n_samples, n_features), ``W`` (n_features,
+    units), ``b`` (units,), all C-contiguous of one dtype. Returns a new (n_samples, units)."""
+    z = np.empty((x.shape[0], W.shape[1]), W.dtype)
+    for i in range(x.shape[0]):
+        z[i, :] = b
+    _matmul_add(x, W, z)
+    _activate(z.reshape(-1), act)
+    return z
+
+
+def dense_forward_reference(x, W, b, act):
+    """NumPy twin of `dense_forward`."""
+    return _activate_reference(x @ W + b, act)
+
+
+@njit(cache=True)
+def dense_backward(x, a, da, W, act, need_dx):
+    """(dW, db, dx) of a = f(x @ W + b) from dL/da: dz = dL/da * f'(z), dW = x.T @ dz,
+    db = sum over samples of dz, dx = dz @ W.T (zeros of shape (0, n_features) when not
+    ``need_dx``). Arrays as in `dense_forward`, ``a`` the forward's output."""
+    dz = _activation_grad(a.reshape(-1), da.reshape(-1), act).reshape(da.shape)
+    dW = np.zeros(W.shape, W.dtype)
+    _matmul_add(x.T, dz, dW)
+    if need_dx:
+        dx = np.zeros(x.shape, W.dtype)
+        _matmul_add(dz, np.ascontiguousarray(W.T), dx)
+    else:
+        dx = np.zeros((0, x.shape[1]), W.dtype)
+    return dW, _column_sums(dz), dx
+
+
+def dense_backward_reference(x, a, da, W, act, need_dx):
+    """NumPy twin of `dense_backward`."""
+    dz = _activation_grad_reference(a, da, act)
+    dx = dz @ W.T if need_dx else np.zeros((0, x.shape[1]), W.dtype)
+    return x.T @ dz, dz.sum(axis=0), dx
+
+
+def _activate_reference(z, act):
+    if act == RELU:
+        return np.maximum(z, 0)
+    if act == SIGMOID:
+        e = np.exp(-np.abs(z))
+        return np.where(z >= 0, 1 / (1 + e), e / (1 + e)).astype(z.dtype, copy=False)
+    if act == TANH:
+        return np.tanh(z)
+    return z
+
+
+def _activation_grad_reference(a, da, act):
+    if act == RELU:
+        return np.where(a > 0, da, np.zeros((), da.dtype))
+    if act == SIGMOID:
+        return da * a * (1 - a)
+    if act == TANH:
+        return da * (1 - a * a)
+    return da
