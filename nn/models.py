@@ -282,7 +282,7 @@ class Sequential:
                 xb, yb = ops.slice_rows(x, start, stop, self.dtype), y[start:stop]
             loss_value, p = self._train_step(xb, yb)
             totals.add(loss_value, yb, p)
-            progbar.update(stop, totals.means())
+            progbar.update(stop, totals.means)
             cbs.call("on_train_batch_end", batch, {"loss": loss_value})
             if self.stop_training:
                 break
@@ -309,7 +309,7 @@ class Sequential:
             p = self._forward(ops.slice_rows(x, start, stop, self.dtype))
             totals.add(self.loss(yb, p), yb, p)
             if progbar is not None:
-                progbar.update(stop, totals.means())
+                progbar.update(stop, totals.means)
         logs = totals.means()
         if progbar is not None:
             progbar.finish(logs)
@@ -383,7 +383,8 @@ class Totals:
 
     def __init__(self, metrics):
         self.metrics = metrics
-        self.sums = np.zeros(1 + len(metrics))
+        self.names = ["loss"] + [name for name, _ in metrics]
+        self.sums = [0.0] * (1 + len(metrics))
         self.count = 0
 
     def add(self, loss_value, y, p):
@@ -391,9 +392,9 @@ class Totals:
         self.sums[0] += loss_value * n
         for i, (_, fn) in enumerate(self.metrics, start=1):
             value = np.asarray(fn(y, p), dtype=np.float64)
-            self.sums[i] += value.sum() if value.ndim else value * n
+            self.sums[i] += float(value.sum()) if value.ndim else float(value) * n
         self.count += n
 
     def means(self):
-        names = ["loss"] + [name for name, _ in self.metrics]
-        return {k: float(s / max(self.count, 1)) for k, s in zip(names, self.sums)}
+        count = max(self.count, 1)
+        return {k: float(s / count) for k, s in zip(self.names, self.sums)}

@@ -40,6 +40,8 @@ class Progbar:
         return f"{done:{digits}d}/{self.target} [{bar:<{self.width}}]"
 
     def update(self, done, logs):
+        """Redraw the bar (at most every ``interval`` s); ``logs`` is a dict, or a function
+        returning one, called only when the bar is drawn."""
         if self.verbose != 1 or not self._dynamic:
             return
         now = time.perf_counter()
@@ -48,6 +50,7 @@ class Progbar:
         self._last = now
         elapsed = now - self.start
         eta = elapsed / max(done, 1) * (self.target - done)
+        logs = logs() if callable(logs) else logs
         self.stream.write(f"\r{self._bar(done)} - ETA: {format_duration(eta)}"
                           f"{format_logs(logs)}")
         self.stream.flush()
