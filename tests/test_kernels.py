@@ -357,6 +357,24 @@ def test_spmm_t_rows_match_reference_and_the_dense_rows(p):
             np.testing.assert_array_equal(rows, np.arange(p["n_cols"]))
 
 
+@PROPERTY
+@given(problem(), st.sampled_from([1, 64, 200]))
+def test_spmm_t_rows_made_in_small_chunks_give_the_same_bits(p, chunk_bytes):
+    """`_spmm_t_ranked` makes the rows a chunk at a time; how many never changes a bit."""
+    args = (p["indptr"], p["indices"], p["data"], p["delta"], p["n_cols"])
+    want = kernels.spmm_t_rows(*args)
+    old_chunk, old_work = kernels.backward._CHUNK_BYTES, kernels._common.PARALLEL_MIN_WORK
+    try:
+        kernels.backward._CHUNK_BYTES = chunk_bytes
+        for work, threads in ((old_work, 1), (0, MAX_THREADS)):  # serial, then parallel
+            kernels._common.PARALLEL_MIN_WORK = work
+            for a, b in zip(want, with_threads(threads, kernels.spmm_t_rows, *args)):
+                assert_bitwise_equal(a, b)
+    finally:
+        kernels.backward._CHUNK_BYTES = old_chunk
+        kernels._common.PARALLEL_MIN_WORK = old_work
+
+
 def test_distinct_columns_of_a_wide_batch():
     indptr = np.array([0, 3, 3, 6], np.int64)
     indices = np.array([5, 64, 2**20 - 1, 0, 5, 63], np.int32)
@@ -381,13 +399,15 @@ def test_aligned_arrays_start_on_cache_lines():
 
 @PROPERTY
 @given(st.sampled_from([(1, 1), (6, 3), (40, 16), (33, 17)]), DTYPES,
-       st.sampled_from([0.9, 0.5]), st.integers(0, 2**32 - 1))
-def test_rmsprop_update_rows_matches_reference(shape, dtype, rho, seed):
+       st.sampled_from([0.9, 0.5]), st.sampled_from([np.int32, np.int64]),
+       st.integers(0, 2**32 - 1))
+def test_rmsprop_update_rows_matches_reference(shape, dtype, rho, step_dtype, seed):
     rng = np.random.default_rng(seed)
     n_features, units = shape
     w = dense(rng, shape, dtype)
     v = np.abs(dense(rng, shape, dtype))
-    v_step = rng.integers(0, 50, n_features).astype(np.int64)
+    # Rows skip 10 to 75 steps: rho ** k from the kernel's table (k < 64) and beyond it.
+    v_step = rng.integers(0, 50, n_features).astype(step_dtype)
     w_ref, v_ref, step_ref = w.copy(), v.copy(), v_step.copy()
     for step in (60, 61, 75):
         rows = np.sort(rng.choice(n_features, rng.integers(1, n_features + 1),

@@ -187,3 +187,26 @@ def test_training_on_wide_sparse_input_is_deterministic():
         return model.get_weights()
 
     assert all(a.tobytes() == b.tobytes() for a, b in zip(train(), train()))
+
+
+def test_velocity_step_is_int32_and_widens_to_int64_before_it_would_overflow():
+    rng = np.random.default_rng(7)
+    grads = [random_row_sparse(rng, 20, 16, np.float32, 5) for _ in range(3)]
+    w0 = rng.standard_normal((20, 16)).astype(np.float32)
+    near = np.iinfo(np.int32).max - 3
+    runs = {}
+    for start in (0, near):
+        opt, w = optimizers.RMSprop(learning_rate=0.01), w0.copy()
+        opt.iterations = start
+        dtypes = []
+        for g in grads:
+            opt.apply([("w", w, g)])
+            dtypes.append(opt.slots["w"]["velocity_step"].dtype)
+        runs[start] = w
+        if start == 0:
+            assert dtypes == [np.int32] * 3
+        else:  # steps near - 1, near, near + 1: the last would not fit next time
+            assert dtypes[0] == np.int32 and dtypes[-1] == np.int64
+            assert opt.slots["w"]["velocity_step"].max() == near + 3
+    # The step count only decides the decay owed, and both runs skip the same steps.
+    assert runs[0].tobytes() == runs[near].tobytes()

@@ -38,6 +38,14 @@ if numba.config.DISABLE_JIT:
         vk = r * v[vo:vo + b] + one_minus_r * (gk * gk)
         v[vo:vo + b] = vk
         w[wo:wo + b] -= (lr * gk) / np.sqrt(vk + eps)
+
+    def _rmsprop16_decayed(w, wo, g, go, v, vo, f, lr, r, one_minus_r, eps):
+        """As `_rmsprop16` on a velocity first decayed by f: v <- r * (v * f) + ..."""
+        b = _BLOCK
+        gk = g[go:go + b]
+        vk = r * (v[vo:vo + b] * f) + one_minus_r * (gk * gk)
+        v[vo:vo + b] = vk
+        w[wo:wo + b] -= (lr * gk) / np.sqrt(vk + eps)
 else:
     from llvmlite import ir
     from numba import types
@@ -113,8 +121,11 @@ else:
 
         return types.void(a, offset), codegen
 
-    @intrinsic
-    def _rmsprop16(typingctx, w, wo, g, go, v, vo, lr, r, one_minus_r, eps):
+    def _rmsprop_codegen(decayed):
+        """LLVM for the RMSprop step on 16 lanes; with ``decayed``, the velocity is first
+        multiplied by the argument after ``vo`` (one rounding, as a separate ``v *= f``)."""
+        first = 7 if decayed else 6  # index of lr
+
         def codegen(context, builder, sig, args):
             dtype = sig.args[0].dtype
             elem = context.get_value_type(dtype)
@@ -135,9 +146,12 @@ else:
                     ir.Constant(ir.VectorType(ir.IntType(32), _BLOCK), [0] * _BLOCK))
 
             w_ptr, g_ptr, v_ptr = block(0), block(2), block(4)
-            lr_v, r_v, omr_v, eps_v = splat(6), splat(7), splat(8), splat(9)
+            lr_v, r_v, omr_v, eps_v = (splat(first + i) for i in range(4))
             gk = builder.load(g_ptr, align=align)
-            vk = builder.fadd(builder.fmul(r_v, builder.load(v_ptr, align=align)),
+            v_old = builder.load(v_ptr, align=align)
+            if decayed:
+                v_old = builder.fmul(v_old, splat(6))
+            vk = builder.fadd(builder.fmul(r_v, v_old),
                               builder.fmul(omr_v, builder.fmul(gk, gk)))
             builder.store(vk, v_ptr, align=align)
             name = f"llvm.sqrt.v{_BLOCK}f{8 * align}"  # IEEE sqrt, lane by lane
@@ -149,4 +163,14 @@ else:
                           align=align)
             return context.get_dummy_value()
 
-        return types.void(w, wo, g, go, v, vo, lr, r, one_minus_r, eps), codegen
+        return codegen
+
+    @intrinsic
+    def _rmsprop16(typingctx, w, wo, g, go, v, vo, lr, r, one_minus_r, eps):
+        return (types.void(w, wo, g, go, v, vo, lr, r, one_minus_r, eps),
+                _rmsprop_codegen(False))
+
+    @intrinsic
+    def _rmsprop16_decayed(typingctx, w, wo, g, go, v, vo, f, lr, r, one_minus_r, eps):
+        return (types.void(w, wo, g, go, v, vo, f, lr, r, one_minus_r, eps),
+                _rmsprop_codegen(True))

@@ -7,7 +7,7 @@ import numpy as np
 from numba import njit, prange
 
 from ._common import _AHEAD, _BLOCK, _threads_for, _u
-from ._vector import _prefetch, _rmsprop16
+from ._vector import _prefetch, _rmsprop16, _rmsprop16_decayed
 
 @njit(cache=True)
 def _rmsprop_dense(w1, g1, v1, consts, k0, k1):
@@ -82,34 +82,51 @@ def _power(x, n):
     return result
 
 
+_DECAYS = 64  # rho ** k for k below this comes from a table: one load instead of a loop
+
+
+@njit(cache=True)
+def _decay_table(consts):
+    """rho ** k for 0 <= k < _DECAYS, each as `_power` computes it, in the arrays' dtype."""
+    table = np.empty(_DECAYS, consts.dtype)
+    for k in range(_DECAYS):
+        table[k] = _power(np.float64(consts[1]), k)
+    return table
+
+
 @njit(cache=True)
 def _rmsprop_rows(w, v, v_step, rows, g_rows, step, consts):
+    """The lazy step on ``rows``. A wide layer's rows are far apart in memory, so the time
+    goes to fetching them: each row's ``w``, ``v`` and ``v_step`` are asked for `_AHEAD`
+    rows early, and the decay is folded into the step (``v * f``, with f = 1 for a row
+    that missed nothing: exact) instead of a pass of its own over the row."""
     lr, r, one_minus_r, eps = consts[0], consts[1], consts[2], consts[3]
-    decay = np.empty(1, w.dtype)  # rho ** skipped, rounded to the arrays' dtype
+    table = _decay_table(consts)
+    decay = np.empty(1, w.dtype)  # rho ** skipped beyond the table, rounded to the dtype
     units = _u(w.shape[1])
     w1, v1, g1 = w.reshape(-1), v.reshape(-1), g_rows.reshape(-1)
     for s in range(rows.size):
-        if s + _AHEAD < rows.size:  # rows of a wide layer are far apart: fetch them early
+        if s + _AHEAD < rows.size:
             ahead = _u(rows[s + _AHEAD])
             _prefetch(v_step, ahead)
             _prefetch(w1, ahead * units)
             _prefetch(v1, ahead * units)
         j = rows[s]
-        skipped = step - v_step[j]
-        o, og = _u(j) * units, _u(s) * units
-        if skipped > 0:
+        skipped = max(step - v_step[j], 0)
+        v_step[j] = step + 1
+        if skipped < _DECAYS:
+            f = table[skipped]
+        else:
             decay[0] = _power(np.float64(r), skipped)
             f = decay[0]
-            for u in range(units):
-                v1[o + u] *= f
-        v_step[j] = step + 1
+        o, og = _u(j) * units, _u(s) * units
         c = _u(0)
         while c + _u(_BLOCK) <= units:
-            _rmsprop16(w1, o + c, g1, og + c, v1, o + c, lr, r, one_minus_r, eps)
+            _rmsprop16_decayed(w1, o + c, g1, og + c, v1, o + c, f, lr, r, one_minus_r, eps)
             c += _u(_BLOCK)
         while c < units:
             gk = g1[og + c]
-            vk = r * v1[o + c] + one_minus_r * (gk * gk)
+            vk = r * (v1[o + c] * f) + one_minus_r * (gk * gk)
             v1[o + c] = vk
             w1[o + c] -= (lr * gk) / np.sqrt(vk + eps)
             c += _u(1)
