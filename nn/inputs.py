@@ -117,8 +117,8 @@ def check_finite(x, name, dtype=None,
 def _check_sparse_range(x, name, dtype):
     """ValueError naming the first stored value of a sparse ``x`` that ``dtype`` cannot hold."""
     limit = _limit(x.data.dtype, dtype)
-    if limit is None or x.nnz == 0 or np.abs(x.data).max() <= limit:
-        return
+    if limit is None or x.nnz == 0 or max(-x.data.min(), x.data.max()) <= limit:
+        return  # (min and max need no temporary of nnz values, as abs would)
     k = int(np.argmax(np.abs(x.data) > limit))
     row = int(np.searchsorted(x.indptr, k, side="right") - 1)
     raise ValueError(f"{name} holds {x.data[k].item()!r} at row {row}, column {x.indices[k]}, "

@@ -302,3 +302,212 @@ def test_multi_hot_matrix_drives_kernels_like_dense():
     x = m.toarray(np.float64)
     np.testing.assert_allclose(kernels.spmm_ones(m.indptr, m.indices, W, b), x @ W + b)
     np.testing.assert_allclose(kernels.spmm_t_ones(m.indptr, m.indices, delta, 5), x.T @ delta)
+
+
+# -- Read-only arrays ------------------------------------------------------------------------
+
+def every_kind_of_matrix():
+    """One matrix from each way of making one; all must hold read-only arrays."""
+    from nn.preprocessing import hashed_ngrams, nb_weights, weight_columns
+
+    sorted_rows = CSRMatrix([0, 2, 3], [1, 4, 0], (2, 5))
+    x = hashed_ngrams([[1, 2, 3], [3, 2]], ngram_range=(1, 2), n_features=64)
+    yield "sorted", sorted_rows
+    yield "unsorted", CSRMatrix([0, 2, 3], [4, 1, 0], (2, 5))
+    yield "unsorted with data", CSRMatrix([0, 2, 3], [4, 1, 0], (2, 5), data=[1.0, 2, 3])
+    yield "int data", CSRMatrix([0, 1], [0], (1, 1), data=np.array([2], np.int64))
+    yield "vectorize_sequences", vectorize_sequences([[1, 2, 2], [0]], dimension=5)
+    yield "take", small().take([2, 0, 2])
+    yield "take multi-hot", sorted_rows.take([1, 0])
+    yield "slice", small()[1:3]
+    yield "step slice", small()[::2]
+    yield "hashed_ngrams", x
+    yield "weight_columns", weight_columns(x, nb_weights(x, np.array([0, 1])))
+
+
+def arrays_of(m):
+    return [(name, getattr(m, name)) for name in ("indptr", "indices", "data")
+            if getattr(m, name) is not None]
+
+
+def test_matrix_arrays_are_read_only():
+    for kind, m in every_kind_of_matrix():
+        for name, a in arrays_of(m):
+            assert not a.flags.writeable, f"{kind}: {name} is writable"
+
+
+@pytest.mark.parametrize("edit", [
+    lambda m: m.indices.__setitem__(0, 2**31 - 1),  # would reach the kernels unchecked
+    lambda m: m.indices.fill(0),
+    lambda m: np.add(m.indices, 1, out=m.indices),
+    lambda m: m.indptr.__setitem__(1, 10**9),
+    lambda m: m.data.__setitem__(0, np.nan),
+    lambda m: m.data.__imul__(2),
+])
+def test_in_place_edits_raise(edit):
+    for kind, m in (("built", small()), ("taken", small().take([2, 0])),
+                    ("sliced", small()[1:])):
+        before = m.toarray(np.float64)
+        with pytest.raises(ValueError, match="read-only"):
+            edit(m)
+        np.testing.assert_array_equal(m.toarray(np.float64), before, err_msg=kind)
+
+
+def test_index_edit_after_validation_is_refused():
+    m = vectorize_sequences([[1, 2], [3]], dimension=5)
+    with pytest.raises(ValueError, match="assignment destination is read-only"):
+        m.indices[0] = 2_000_000_000  # would make the kernels write out of bounds
+    with pytest.raises(ValueError, match="assignment destination is read-only"):
+        m.indptr[-1] = 10**12
+    np.testing.assert_array_equal(m.indices, [1, 2, 3])
+
+
+def test_callers_arrays_stay_writable_and_unshared():
+    # dtypes the matrix stores as they are: a lazy implementation could wrap them
+    indptr = np.array([0, 2, 3], np.int64)
+    indices = np.array([1, 4, 0], np.int32)
+    for data in (None, np.array([1.0, 2.0, 3.0], np.float32),
+                 np.array([1.0, 2.0, 3.0], np.float64)):
+        m = CSRMatrix(indptr, indices, (2, 5), data=data)
+        for name, mine in (("indptr", indptr), ("indices", indices), ("data", data)):
+            if mine is None:
+                continue
+            assert mine.flags.writeable, f"the caller's {name} was made read-only"
+            assert not np.shares_memory(mine, getattr(m, name))
+        before = m.toarray(np.float64)
+        indices[0] = 3  # the caller edits its own array: the matrix does not change
+        np.testing.assert_array_equal(m.toarray(np.float64), before)
+        indices[0] = 1
+    unsorted = np.array([4, 1, 0], np.int32)  # sorted into the matrix, not in place
+    m = CSRMatrix(indptr, unsorted, (2, 5))
+    np.testing.assert_array_equal(unsorted, [4, 1, 0])
+    assert unsorted.flags.writeable and not m.indices.flags.writeable
+
+
+def test_sequences_stay_writable():
+    seqs = Sequences.from_lists([[1, 2], [3]])
+    m = vectorize_sequences(seqs, dimension=5)
+    assert seqs.tokens.flags.writeable and seqs.offsets.flags.writeable
+    assert not np.shares_memory(seqs.offsets, m.indptr)
+
+
+def test_pickle_and_copies_stay_read_only():
+    import copy
+    import pickle
+
+    m = small()
+    for other in (pickle.loads(pickle.dumps(m)), copy.deepcopy(m), copy.copy(m)):
+        np.testing.assert_array_equal(other.toarray(np.float64), m.toarray(np.float64))
+        for name, a in arrays_of(other):
+            assert not a.flags.writeable, name
+
+
+def test_scipy_in_and_out_leave_writable_independent_arrays():
+    sp = pytest.importorskip("scipy.sparse")
+    source = sp.csr_matrix(np.array([[0, 2.0, 1.0], [3.0, 0, 0]]))
+    m = CSRMatrix.from_scipy(source)
+    for a in (source.data, source.indices, source.indptr):
+        assert a.flags.writeable
+        assert not any(np.shares_memory(a, b) for _, b in arrays_of(m))
+    assert all(not a.flags.writeable for _, a in arrays_of(m))
+    for back in (m.to_scipy(), vectorize_sequences([[2, 0], [1]], dimension=3).to_scipy()):
+        before = m.toarray(np.float64)
+        back.data *= 2  # SciPy edits its arrays in place; the matrix must not see it
+        back.sort_indices()
+        back.sum_duplicates()
+        np.testing.assert_array_equal(m.toarray(np.float64), before)
+
+
+def test_kernels_run_on_read_only_arrays():
+    """Numba compiles (and caches) a read-only specialisation of each kernel; results match
+    the NumPy twins bitwise for the gathers and sorts, to rounding for the products."""
+    from nn import kernels
+
+    rng = np.random.default_rng(0)
+    dense = (rng.random((40, 30)) < 0.2) * rng.standard_normal((40, 30))
+    rows, cols = np.nonzero(dense)
+    m = CSRMatrix(np.r_[0, np.cumsum(np.count_nonzero(dense, axis=1))], cols, dense.shape,
+                  data=dense[rows, cols].astype(np.float32))
+    ones = CSRMatrix(m.indptr, m.indices, m.shape)
+    assert all(not a.flags.writeable for _, a in arrays_of(m))
+    W = rng.standard_normal((30, 16)).astype(np.float32)
+    b = rng.standard_normal(16).astype(np.float32)
+    delta = rng.standard_normal((40, 16)).astype(np.float32)
+    picks = np.array([5, 0, 39, 5], np.int64)
+    p, i, d = m.indptr, m.indices, m.data
+    for name, args in [("spmm_ones", (p, i, W, b)), ("spmm", (p, i, d, W, b)),
+                       ("spmm_t_ones", (p, i, delta, 30)), ("spmm_t", (p, i, d, delta, 30)),
+                       ("spmm_t_rows_ones", (p, i, delta, 30)),
+                       ("spmm_t_rows", (p, i, d, delta, 30)),
+                       ("gather_rows", (p, i, picks)), ("gather_rows_data", (p, i, d, picks)),
+                       ("csr_sort_rows", (p, i, 30)), ("csr_sort_rows_data", (p, i, d, 30))]:
+        got = getattr(kernels, name)(*args)
+        want = getattr(kernels, name + "_reference")(*args)
+        for g, w in zip(got if isinstance(got, tuple) else [got],
+                        want if isinstance(want, tuple) else [want]):
+            np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-5, err_msg=name)
+    tokens = np.array([3, 1, 3, 0, 2], np.int32)
+    offsets = np.array([0, 3, 5], np.int64)
+    tokens.flags.writeable = offsets.flags.writeable = False
+    for name, args in [("multi_hot_csr", (tokens, offsets, 4)),
+                       ("hashed_ngrams_csr", (tokens, offsets, 1, 2, 64))]:
+        for g, w in zip(getattr(kernels, name)(*args),
+                        getattr(kernels, name + "_reference")(*args)):
+            np.testing.assert_array_equal(g, w, err_msg=name)
+    np.testing.assert_allclose(kernels.spmm_ones(ones.indptr, ones.indices, W, b),
+                               (dense != 0) @ W + b, rtol=1e-5, atol=1e-5)
+
+
+def test_model_trains_saves_and_loads_on_read_only_input(tmp_path):
+    from nn import layers, models
+
+    rng = np.random.default_rng(0)
+    x = vectorize_sequences([rng.integers(0, 50, 12).tolist() for _ in range(64)],
+                            dimension=50)
+    y = rng.integers(0, 2, 64).astype(np.float32)
+    model = models.Sequential(seed=0)
+    model.add(layers.Dense(16, activation="relu", input_shape=(50,)))
+    model.add(layers.Dense(1, activation="sigmoid"))
+    model.compile(optimizer="rmsprop", loss="binary_crossentropy", metrics=["binary_accuracy"])
+    history = model.fit(x, y, epochs=2, batch_size=16, validation_data=(x[:16], y[:16]),
+                        verbose=0)  # shuffled batches gathered from read-only arrays
+    assert np.isfinite(history.history["loss"]).all()
+    model.save(tmp_path / "m.npz")
+    again = models.load_model(tmp_path / "m.npz")
+    np.testing.assert_array_equal(again.predict(x), model.predict(x))
+    assert not x.indices.flags.writeable and not x.indptr.flags.writeable
+
+
+def test_trusted_wraps_read_only_views_and_leaves_the_buffer_alone():
+    indptr, indices = np.array([0, 1, 2], np.int64), np.array([3, 0], np.int32)
+    m = CSRMatrix._trusted(indptr, indices, (2, 4))
+    assert indptr.flags.writeable and indices.flags.writeable  # e.g. a reused buffer
+    assert not m.indptr.flags.writeable and not m.indices.flags.writeable
+    assert np.shares_memory(m.indices, indices)
+
+
+def test_sort_check_and_vectorize_in_blocks(monkeypatch):
+    """The block-by-block paths (sortedness check, multi-hot runs) at tiny block sizes,
+    against the one-shot NumPy references."""
+    import nn.sparse as sparse
+    from nn import kernels
+
+    rng = np.random.default_rng(1)
+    for trial in range(60):
+        monkeypatch.setattr(sparse, "_BLOCK", int(rng.integers(1, 8)))
+        monkeypatch.setattr(sparse, "_RUN_TOKENS", int(rng.integers(1, 40)))
+        n_rows, width = int(rng.integers(0, 30)), int(rng.integers(1, 12))
+        lists = [rng.integers(0, width, rng.integers(0, 9)).tolist() for _ in range(n_rows)]
+        if trial % 2:
+            lists = [sorted(set(row)) for row in lists]
+        seqs = Sequences.from_lists(lists)
+        m = CSRMatrix(seqs.offsets, seqs.tokens, (n_rows, width))
+        np.testing.assert_array_equal(
+            m.indices, kernels.csr_sort_rows_reference(seqs.offsets, seqs.tokens, width))
+        rows_sorted = all(row == sorted(row) for row in lists)
+        assert sparse._rows_sorted(seqs.offsets, seqs.tokens) == rows_sorted
+        v = vectorize_sequences(seqs, dimension=width)
+        indptr, indices = kernels.multi_hot_csr_reference(seqs.tokens, seqs.offsets, width)
+        np.testing.assert_array_equal(v.indptr, indptr)
+        np.testing.assert_array_equal(v.indices, indices)
+        assert not v.indices.flags.writeable

@@ -67,18 +67,34 @@ class Timer:
 def load_splits(path):
     """The notebook's three splits as CSR triples ``(indptr, indices, labels)``:
     ``train`` = x_train[10000:], ``val`` = x_train[:10000], ``test`` = x_test."""
+    return {**dict(iter_splits(path)), "n_features": n_features(path)}
+
+
+def n_features(path):
+    """The width of the matrices in DATA.npz."""
     import numpy as np
 
     with np.load(path) as f:
-        d = {k: f[k] for k in f.files}
-    indptr, indices = d["train_indptr"], d["train_indices"]
-    labels = d["train_labels"].astype(np.float32)
-    cut = indptr[N_VALIDATION]
-    return {"val": (indptr[:N_VALIDATION + 1].copy(), indices[:cut], labels[:N_VALIDATION]),
-            "train": (indptr[N_VALIDATION:] - cut, indices[cut:], labels[N_VALIDATION:]),
-            "test": (d["test_indptr"], d["test_indices"],
-                     d["test_labels"].astype(np.float32)),
-            "n_features": int(d["n_features"])}
+        return int(f["n_features"])
+
+
+def iter_splits(path):
+    """``(name, (indptr, indices, labels))`` for ``val``, ``train`` and ``test``, as in
+    `load_splits`, reading each file array only when its split comes: a caller that turns
+    each split into its own matrix and drops the triple never holds the raw arrays of all
+    three splits (26 MB for IMDB) beside the matrices (the next split is read once the
+    caller has let go of the previous one)."""
+    import numpy as np
+
+    with np.load(path) as f:
+        indptr, indices = f["train_indptr"], f["train_indices"]
+        labels = f["train_labels"].astype(np.float32)
+        cut = indptr[N_VALIDATION]
+        yield "val", (indptr[:N_VALIDATION + 1].copy(), indices[:cut], labels[:N_VALIDATION])
+        yield "train", (indptr[N_VALIDATION:] - cut, indices[cut:], labels[N_VALIDATION:])
+        del indptr, indices, labels
+        yield "test", (f["test_indptr"], f["test_indices"],
+                       f["test_labels"].astype(np.float32))
 
 
 def densify(indptr, indices, n_features, dtype="float32"):

@@ -47,17 +47,19 @@ def main():
     from nn.sparse import CSRMatrix
     import_seconds = time.perf_counter() - start
 
-    splits = common.load_splits(args.data)
-    n_features = splits["n_features"]
+    n_features = common.n_features(args.data)
 
     def make_x(indptr, indices):
         if args.input == "dense":
             return common.densify(indptr, indices, n_features)
         return CSRMatrix(indptr, indices, (len(indptr) - 1, n_features))
 
-    data = {name: (make_x(indptr, indices), labels)
-            for name, (indptr, indices, labels) in
-            ((k, splits[k]) for k in ("train", "val", "test"))}
+    # Split by split, dropping the file's arrays once their matrix is built (CSRMatrix keeps
+    # copies of its own) and before the next split is read.
+    data = {}
+    for name, (indptr, indices, labels) in common.iter_splits(args.data):
+        data[name] = (make_x(indptr, indices), labels)
+        del indptr, indices
 
     model = models.Sequential(seed=args.seed)
     model.add(layers.Dense(common.UNITS[0], activation="relu", input_shape=(n_features,)))
