@@ -180,13 +180,21 @@ reviews = st.lists(st.lists(st.integers(1, 40), min_size=1, max_size=12), min_si
        num_words=st.one_of(st.none(), st.integers(0, 50)),
        skip_top=st.integers(0, 8), maxlen=st.one_of(st.none(), st.integers(0, 15)),
        seed=st.integers(0, 2**31 - 1), start_char=st.one_of(st.none(), st.integers(0, 4)),
-       oov_char=st.one_of(st.none(), st.integers(0, 4)), index_from=st.integers(0, 4))
+       oov_char=st.one_of(st.none(), st.integers(0, 4)), index_from=st.integers(0, 4),
+       block=st.sampled_from([1, 2, 5, 16, imdb._BLOCK]))
 def test_postprocess_matches_keras_on_lists(train, test, data, num_words, skip_top, maxlen,
-                                            seed, start_char, oov_char, index_from):
+                                            seed, start_char, oov_char, index_from, block):
+    """Also with blocks of a few tokens, so that rows straddle the blocks of the gathers."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(imdb, "_BLOCK", block)
+        check_postprocess(train, test, data, num_words=num_words, skip_top=skip_top,
+                          maxlen=maxlen, seed=seed, start_char=start_char, oov_char=oov_char,
+                          index_from=index_from)
+
+
+def check_postprocess(train, test, data, **kwargs):
     labels = [data.draw(st.lists(st.integers(0, 1), min_size=len(x), max_size=len(x)))
               for x in (train, test)]
-    kwargs = dict(num_words=num_words, skip_top=skip_top, maxlen=maxlen, seed=seed,
-                  start_char=start_char, oov_char=oov_char, index_from=index_from)
     splits = [(Sequences.from_lists(x), np.array(y, dtype=np.uint8))
               for x, y in zip((train, test), labels)]
     try:
@@ -199,6 +207,39 @@ def test_postprocess_matches_keras_on_lists(train, test, data, num_words, skip_t
     for (x, y), (x_ref, y_ref) in zip(got, expected):
         assert x.to_list() == x_ref
         assert y.tolist() == y_ref and y.dtype == np.int64
+
+
+def test_postprocess_of_empty_reviews_in_one_token_blocks(monkeypatch):
+    monkeypatch.setattr(imdb, "_BLOCK", 1)
+    train, test = [[], [3], [], [1, 2], []], [[], []]
+    splits = [(Sequences.from_lists(x), np.zeros(len(x), dtype=np.uint8)) for x in (train, test)]
+    for start_char in (None, 1):
+        kwargs = dict(num_words=10, start_char=start_char, seed=5)
+        got = imdb.keras_postprocess(*splits, **kwargs)
+        expected = keras_reference(*splits, **kwargs)
+        assert [x.to_list() for x, _ in got] == [x for x, _ in expected]
+
+
+def test_postprocess_needs_no_temporary_the_size_of_a_split():
+    """Beyond its results, only block-sized scratch (~1 MB), not index arrays of every token:
+    freed, those would also leave glibc's mmap threshold high enough to keep the results in
+    the heap, where later frees cannot give the memory back."""
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(1, 500, size=8000)
+    offsets = np.concatenate(([0], np.cumsum(lengths)))
+    train = (Sequences(rng.integers(1, 80000, offsets[-1]).astype(np.int32), offsets),
+             np.zeros(lengths.size, dtype=np.uint8))
+    test = (Sequences([5, 6], [0, 2]), np.zeros(1, dtype=np.uint8))
+    tracemalloc.start()
+    try:
+        (x_train, _), _ = imdb.keras_postprocess(train, test, num_words=10000)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert x_train.nbytes > 8e6  # 2 million tokens
+    assert peak - x_train.nbytes < 3e6  # index arrays of the whole split: 8 MB more
 
 
 def test_decode_review_question_marks():

@@ -24,9 +24,7 @@ with one ``bytes.translate`` and never decodes the text; `text_to_word_sequence`
 rule on ``str``, kept as the readable reference.
 """
 
-import gzip
 import re
-import tarfile
 import zlib
 from array import array
 from pathlib import Path
@@ -125,6 +123,9 @@ def _empty():
 
 def _read_tar(path):
     """Stream the archive once. GzipFile (unlike tarfile's own "r|gz") checks the CRC and length."""
+    import gzip  # here, not at the top: later loads read the tokenized cache, not the archive
+    import tarfile
+
     files = _empty()
     with open(path, "rb") as raw:
         try:

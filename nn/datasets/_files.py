@@ -17,7 +17,6 @@ import os
 import secrets
 import sys
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -168,6 +167,8 @@ def download(url, dest, md5, timeout=30):
     ValueError
         The downloaded bytes do not have the expected MD5; the partial file is deleted.
     """
+    import urllib.request  # imported here: with http.client and ssl it costs ~1.5 MB
+
     dest = Path(dest)
     digest = hashlib.md5(usedforsecurity=False)
     with urllib.request.urlopen(url, timeout=timeout) as response:

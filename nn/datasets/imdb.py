@@ -39,7 +39,6 @@ Keras's quirks are kept as they are, on purpose:
 """
 
 import hashlib
-import http.client
 import json
 import numbers
 import os
@@ -65,6 +64,10 @@ NPZ_NAME = "imdb.npz"
 CACHE_FORMAT = 1  # bump when the tokenizer or the cache layout changes
 _DATA_FILES = f"{NPZ_NAME}, aclImdb*.tar.gz or an extracted aclImdb/ folder"
 _INT32 = np.iinfo(np.int32)
+# Tokens per step of the post-processing. Temporaries the size of a whole split (24 MB) would
+# not only add to the peak: once freed, glibc raises its mmap threshold above their size and
+# the arrays that outlive `load_data` land in the heap, which later frees cannot shrink.
+_BLOCK = 1 << 16
 
 
 def load_data(path=None, num_words=None, skip_top=0, maxlen=None, seed=113, start_char=1,
@@ -132,8 +135,11 @@ def decode_review(sequence, word_index=None, index_from=3):
     """
     if word_index is None:
         word_index = get_word_index()
-    words = {rank + index_from: word for word, rank in word_index.items()}
-    return " ".join(words.get(int(i), "?") for i in sequence)
+    indices = [int(i) for i in sequence]
+    used = {i - index_from for i in indices}
+    # One pass for the ranks this review uses: reversing all 88,584 words would cost ~15 MB.
+    words = {rank + index_from: word for word, rank in word_index.items() if rank in used}
+    return " ".join(words.get(i, "?") for i in indices)
 
 
 # --- the Keras post-processing, vectorised --------------------------------------------------
@@ -195,8 +201,9 @@ def _check_arguments(**arguments):
 def _shift(ranks, order, start_char, index_from):
     """Reviews ``order`` of ``ranks``, each word ``+ index_from``, after ``start_char``.
 
-    One gather: output slot ``j`` of row ``r`` reads ``ranks.tokens[start[r] + j - lead]``;
-    the lead slots read a neighbour and are then overwritten with ``start_char``.
+    A gather: output slot ``j`` of row ``r`` reads ``ranks.tokens[start[r] + j - lead]``; the
+    lead slots read a neighbour and are then overwritten with ``start_char``. It runs over
+    blocks of rows (`_blocks`), so its scratch takes ~1 MB instead of twice the split's size.
     """
     lead = int(start_char is not None)
     source = ranks.tokens if ranks.tokens.size else np.zeros(1, dtype=np.int32)
@@ -205,10 +212,13 @@ def _shift(ranks, order, start_char, index_from):
     lengths = ranks.lengths()[order] + lead
     offsets = np.zeros(order.size + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
-    dtype = np.int32 if source.size < _INT32.max else np.int64  # int32 halves the traffic
-    index = np.repeat((ranks.offsets[order] - offsets[:-1] - lead).astype(dtype), lengths)
-    index += np.arange(offsets[-1], dtype=dtype)
-    tokens = source[index]
+    shift = ranks.offsets[order] - offsets[:-1] - lead  # source position - output position
+    tokens = np.empty(offsets[-1], dtype=np.int32)
+    for lo, hi in _blocks(offsets):
+        index = np.repeat(shift[lo:hi], lengths[lo:hi])
+        index += np.arange(offsets[lo], offsets[hi])
+        np.take(source, index, out=tokens[offsets[lo]:offsets[hi]], mode="wrap")
+        del index  # before the next block's is made
     tokens += np.int32(index_from)
     if lead:
         tokens[offsets[:-1]] = start_char
@@ -217,17 +227,31 @@ def _shift(ranks, order, start_char, index_from):
 
 def _cut(tokens, offsets, skip_top, num_words, oov_char):
     """Keras's ``skip_top <= w < num_words``: the other indices become ``oov_char`` or go."""
+    if oov_char is not None:
+        _check_int32(oov_char)
+        for lo in range(0, tokens.size, _BLOCK):  # in place, with a small mask
+            block = tokens[lo:lo + _BLOCK]
+            block[_outside(block, skip_top, num_words)] = oov_char
+        return Sequences(tokens, offsets)
+    cut = _outside(tokens, skip_top, num_words)
+    kept = np.zeros(cut.size + 1, dtype=np.int64)
+    np.cumsum(~cut, out=kept[1:])
+    return Sequences(tokens[~cut], kept[offsets])
+
+
+def _outside(tokens, skip_top, num_words):
     cut = tokens >= num_words
     if skip_top:
         cut |= tokens < skip_top
-    if oov_char is not None:
-        _check_int32(oov_char)
-        tokens[cut] = oov_char
-    else:
-        kept = np.zeros(cut.size + 1, dtype=np.int64)
-        np.cumsum(~cut, out=kept[1:])
-        tokens, offsets = tokens[~cut], kept[offsets]
-    return Sequences(tokens, offsets)
+    return cut
+
+
+def _blocks(offsets):
+    """``(lo, hi)`` row ranges of about `_BLOCK` tokens each, covering every row."""
+    n_rows = offsets.size - 1
+    cuts = np.searchsorted(offsets, np.arange(_BLOCK, offsets[-1], _BLOCK), side="right") - 1
+    cuts = np.unique(np.concatenate(([0], cuts[cuts > 0], [n_rows])))
+    return zip(cuts[:-1].tolist(), cuts[1:].tolist())
 
 
 def _check_int32(*values):
@@ -299,6 +323,8 @@ def _find_word_index(path=None, near=()):
 
 def _fetch(remote, looked_for, tried):
     """Download ``remote`` into the cache directory, or explain where the data was looked for."""
+    import http.client  # with ssl and urllib, ~1.5 MB that only a download needs
+
     url, md5 = remote.location()
     try:
         return download(url, cache_dir() / remote.name, md5)
