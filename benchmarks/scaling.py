@@ -9,11 +9,15 @@ batches of ``--batch-size``, then a forward pass over the 10,000 validation rows
 The input is either the notebook's own (``--features 0``: DATA.npz's multi-hot words, 10,000
 columns), or the reviews' unigrams and bigrams hashed into ``--features`` columns
 (``--tokens TOKENS.npz``, see `data.hashed_features`: nn.preprocessing.hashed_ngrams when nn
-has it, else NumPy). Building the input is not timed. Thread counts are pinned in the
+has it, else NumPy). ``--order frequency`` renumbers the columns by how many training rows
+hold them, most frequent first (`nn.preprocessing.frequency_order` on train[10000:], applied
+to every row): the same features, with the rows of W1 that most batches touch packed at its
+start, in cache; ``--min-df 2`` also drops the columns of a single training row (fewer
+features: not the same input). Building the input is not timed. Thread counts are pinned in the
 environment before numpy and numba load (`peers/common.parse_args`). Prints one JSON line.
 
     python benchmarks/scaling.py --data DATA.npz --tokens TOKENS.npz --features 1048576 \
-        --batch-size 512 --epochs 6 --threads 2
+        --batch-size 512 --epochs 6 --threads 2 [--order frequency]
 """
 
 import json
@@ -32,6 +36,11 @@ def add_options(parser):
                         help="input width: the reviews' unigrams + bigrams hashed into this "
                              "many columns (needs --tokens); 0: DATA.npz's multi-hot words")
     parser.add_argument("--batch-size", type=int, default=common.BATCH_SIZE)
+    parser.add_argument("--order", choices=["hash", "frequency"], default="hash",
+                        help="column order: as hashed, or renumbered by training document "
+                             "frequency (the same features, most frequent first)")
+    parser.add_argument("--min-df", type=int, default=1,
+                        help="with --order frequency: drop columns held by fewer training rows")
 
 
 class EpochTimer:
@@ -64,13 +73,30 @@ def load_input(args):
         labels, n_features = d["train_labels"], int(d["n_features"])
         source = "multi-hot words (DATA.npz)"
     x = CSRMatrix(indptr, indices, (len(indptr) - 1, n_features), data=values)
+    if args.order == "frequency":
+        x = renumber(x, args.min_df)
+        source += (", renumbered by training document frequency" +
+                   (f", min_df {args.min_df}" if args.min_df > 1 else ""))
     return x, labels, source
+
+
+def renumber(x, min_df):
+    """``x`` with its columns renumbered by document frequency in the training rows
+    (train[10000:]; the validation rows only receive the map)."""
+    from nn.preprocessing import frequency_order, renumber_columns
+
+    columns = frequency_order(x[common.N_VALIDATION:], min_df=min_df)
+    return renumber_columns(x, columns)
 
 
 def main():
     args = common.parse_args(__doc__.split("\n\n")[0], add_options)
     if args.features and not args.tokens:
         sys.exit("--features needs --tokens TOKENS.npz")
+    if args.min_df != 1 and args.order != "frequency":
+        sys.exit(f"--min-df {args.min_df} needs --order frequency")
+    if args.min_df < 1:
+        sys.exit(f"--min-df must be at least 1; got {args.min_df}")
     sys.path.insert(0, str(HERE))
     sys.path.insert(0, str(HERE.parent))  # this tree's nn, not an installed copy
     import numba
@@ -96,7 +122,8 @@ def main():
     print(json.dumps({
         "features": n_features, "batch_size": args.batch_size, "threads": args.threads,
         "numba_threads": numba.get_num_threads(), "epoch_seconds": timer.seconds,
-        "input": source, "nnz_per_row": float(np.diff(x.indptr).mean()),
+        "input": source, "order": args.order, "min_df": args.min_df,
+        "nnz_per_row": float(np.diff(x.indptr).mean()),
         "train_nnz": int(x_train.nnz), "val_nnz": int(x_val.nnz),
         "w1_mb": n_features * common.UNITS[0] * 4 / 1e6,
         "prepare_seconds": prepare.seconds, "peak_rss_mb": common.peak_rss_mb(),

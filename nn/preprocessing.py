@@ -4,8 +4,10 @@ The notebook's features are single words (`nn.sparse.vectorize_sequences`), so "
 and "good" look alike to the model. Word pairs and triples carry that, but there are
 millions of them; instead of a vocabulary, each n-gram is hashed to one of ``n_features``
 columns (the hashing trick), and a review becomes a multi-hot row with a 1 in the column of
-each of its n-grams. Width costs a sparse model almost nothing (`nn.kernels`), so 2**20
-columns, where few n-grams collide, train about as fast as 2**14.
+each of its n-grams. A sparse model pays per nonzero, not per column (`nn.kernels`), so
+2**20 columns, where few n-grams collide, take memory but no extra arithmetic; what they do
+cost is cache misses: a batch's rows of the 64 MB first layer come from main memory (an
+epoch at 2**20 takes ~5x one at 2**14 on a 2-core machine; see the README).
 
 The hash is fixed integer arithmetic on uint64 (`nn.kernels.ngram_hash`, after splitmix64):
 for the n-gram of token ids ``t_1 .. t_n``::
@@ -21,6 +23,17 @@ sentiment: each column scaled by its naive-Bayes log-count ratio, computed from 
 labels (NBSVM). On IMDB, hashed word pairs give a 16-unit network about 90.9% test accuracy;
 weighted, about 91.7%.
 
+`frequency_order` and `renumber_columns` relabel the columns by how many training rows hold
+them, most frequent first, as Keras numbers words by frequency rank: the same features, in
+another order. A hashed column lands anywhere in ``n_features``, so at 2**20 columns a batch
+of 512 reviews touches ~78,000 rows scattered over the first layer's 64 MB weights and its
+64 MB RMSprop slot. Renumbered, the rows most batches touch sit together at the start: about
+60% of a batch's n-grams (19% of its distinct rows) fall in the first 16,384 columns, 82%
+(60%) in the first 131,072. On IMDB bigrams this cut training time per epoch by ~17% at
+2**20 columns and ~10% at 2**14, with the same accuracy; it cannot cut the number of rows a
+batch updates, which wide input keeps ~5x that of 2**14. With ``min_df=2`` the columns of a
+single training review (a third of those used; they can only be memorized) are also dropped.
+
 References: Weinberger et al., "Feature hashing for large scale multitask learning" (2009);
 Joulin et al., "Bag of tricks for efficient text classification" (fastText, 2016); Wang and
 Manning, "Baselines and bigrams: simple, good sentiment and topic classification" (NBSVM,
@@ -30,10 +43,12 @@ Manning, "Baselines and bigrams: simple, good sentiment and topic classification
 import numpy as np
 
 from . import kernels
+from .kernels import columns as column_kernels
 from .sequences import Sequences
 from .sparse import CSRMatrix
 
-__all__ = ["hashed_ngrams", "nb_weights", "weight_columns"]
+__all__ = ["hashed_ngrams", "nb_weights", "weight_columns", "frequency_order",
+           "renumber_columns"]
 
 _MAX_N = 8  # longest n-gram; more is never useful for words and grows the work linearly
 
@@ -128,6 +143,109 @@ def weight_columns(x, weights):
     if x.data is not None:
         values *= x.data
     return CSRMatrix._trusted(x.indptr, x.indices, x.shape, values)
+
+
+def frequency_order(x, min_df=1):
+    """The new column of each column of ``x``: its rank by document frequency.
+
+    The document frequency of a column is the number of rows holding it (a row counts once).
+    The most frequent column becomes 0, the next 1, and so on; equal frequencies keep their
+    column order, so the result depends on ``x`` alone. Compute it on the training rows only,
+    then apply the same map to every split with `renumber_columns`: a column's statistics
+    must not come from the rows a model is judged on.
+
+    Parameters
+    ----------
+    x : CSRMatrix (n_samples, n_features), the training rows, e.g. from `hashed_ngrams`
+    min_df : int, default 1
+        Columns held by fewer rows are dropped (new column -1): ``min_df=2`` removes the
+        n-grams of a single training row, which a model can only memorize, and with 1 (the
+        default) every column is kept, the unused ones last.
+
+    Returns
+    -------
+    columns : int32 array (n_features,), a permutation of ``0 .. n_features - 1`` when
+        ``min_df`` is 1; else the kept columns number ``0 .. n_kept - 1`` and the others -1.
+    """
+    if isinstance(min_df, (bool, np.bool_)) or not isinstance(min_df, (int, np.integer)) \
+            or min_df < 1:
+        raise ValueError(f"min_df must be a positive integer (1 keeps every column); got "
+                         f"{min_df!r}")
+    df = _document_frequency(x)
+    # most frequent first, ties by column; NumPy radix-sorts 16-bit keys (5x faster on 2**20)
+    key = (-df).astype(np.int16 if x.shape[0] < 2**15 else np.int64)
+    order = np.argsort(key, kind="stable")
+    columns = np.empty(x.shape[1], np.int32)
+    columns[order] = np.arange(x.shape[1], dtype=np.int32)
+    if min_df > 1:
+        columns[df < min_df] = -1
+    return columns
+
+
+def _document_frequency(x):
+    """int64 array (n_features,): the number of rows of ``x`` holding each column (stored
+    entries; a column repeated within a row counts once: rows are sorted, so repeats are
+    neighbours)."""
+    df = np.bincount(x.indices, minlength=x.shape[1]).astype(np.int64)
+    repeats = np.flatnonzero(x.indices[1:] == x.indices[:-1]) + 1
+    repeats = repeats[~np.isin(repeats, x.indptr)]  # a row's first entry is never a repeat
+    np.subtract.at(df, x.indices[repeats], 1)
+    return df
+
+
+def renumber_columns(x, columns):
+    """``x`` with column j renamed ``columns[j]`` (dropped where it is -1), rows sorted.
+
+    Values, if any, move with their columns. The width is the number of columns kept:
+    ``n_features`` for a permutation. A model trained on the renumbered rows is the same
+    model as one trained on ``x`` with its first layer's rows permuted (up to the random
+    initial weights each row gets), so renumbering changes speed, not what can be learned.
+
+    Parameters
+    ----------
+    x : CSRMatrix (n_samples, n_features)
+    columns : int array (n_features,), from `frequency_order` on the training rows: the
+        kept entries must number ``0 .. n_kept - 1``, each once; -1 drops a column
+
+    Returns
+    -------
+    CSRMatrix, shape (n_samples, n_kept)
+
+    Examples
+    --------
+    >>> columns = frequency_order(x_train)
+    >>> x_train, x_test = renumber_columns(x_train, columns), renumber_columns(x_test, columns)
+    """
+    columns, n_kept = _check_columns(columns, x.shape[1])
+    if x.data is None:
+        indptr, indices = column_kernels.csr_renumber_columns(x.indptr, x.indices, columns)
+        return CSRMatrix._trusted(indptr, indices, (x.shape[0], n_kept))
+    indptr, indices, data = column_kernels.csr_renumber_columns_data(x.indptr, x.indices,
+                                                                     x.data, columns)
+    return CSRMatrix._trusted(indptr, indices, (x.shape[0], n_kept), data)
+
+
+def _check_columns(columns, n_features):
+    """``columns`` as int32, and the number kept; errors name the first bad entry."""
+    columns = np.asarray(columns)
+    if columns.shape != (n_features,):
+        raise ValueError(f"columns must have one entry per column of x, shape "
+                         f"({n_features},); got shape {columns.shape}. Compute it with "
+                         f"frequency_order on rows of the same width")
+    if columns.size and not np.issubdtype(columns.dtype, np.integer):
+        raise TypeError(f"columns must be integers; got dtype {columns.dtype}")
+    kept = columns >= 0
+    n_kept = int(kept.sum())
+    if columns.size and (columns.min() < -1 or columns.max() >= n_kept):
+        k = int(np.argmax((columns < -1) | (columns >= n_kept)))
+        raise ValueError(f"columns must hold -1 (drop) or a new column in [0, {n_kept}) "
+                         f"({n_kept} kept); got {columns[k]} at position {k}")
+    uses = np.bincount(columns[kept], minlength=n_kept)
+    if n_kept and uses.max() > 1:
+        k = int(np.argmax(uses > 1))
+        raise ValueError(f"columns must give each kept column a new number of its own; "
+                         f"{k} is given to {int(uses[k])} columns")
+    return columns.astype(np.int32), n_kept
 
 
 def _check_range(ngram_range):

@@ -155,3 +155,87 @@ def test_nb_weights_are_the_log_count_ratio():
         preprocessing.nb_weights(x, np.array([0, 2, 1]))
     with pytest.raises(ValueError, match="one value per column"):
         preprocessing.weight_columns(x, r[:3])
+
+
+# -- Renumbering columns by document frequency ------------------------------------------------
+
+def test_frequency_order_ranks_columns_by_rows_holding_them():
+    # rows {1, 3}, {0, 1, 3, 3}, {3}: column 3 is in 3 rows (twice in one), 1 in 2, 0 in 1
+    x = CSRMatrix([0, 2, 6, 7], [1, 3, 0, 1, 3, 3, 3], (3, 5))
+    columns = preprocessing.frequency_order(x)
+    assert columns.dtype == np.int32
+    assert columns.tolist() == [2, 1, 3, 0, 4]  # 2 and 4 tie at 0 rows: by column number
+    assert preprocessing.frequency_order(x, min_df=2).tolist() == [-1, 1, -1, 0, -1]
+    assert preprocessing.frequency_order(x, min_df=4).tolist() == [-1] * 5
+
+
+def test_renumber_columns_moves_each_column_and_keeps_rows_sorted():
+    x = CSRMatrix([0, 2, 6, 7], [1, 3, 0, 1, 3, 3, 3], (3, 5), data=np.arange(1.0, 8.0))
+    columns = preprocessing.frequency_order(x)
+    r = preprocessing.renumber_columns(x, columns)
+    assert r.shape == (3, 5) and r.data.dtype == x.data.dtype
+    np.testing.assert_array_equal(r.toarray()[:, columns], x.toarray())
+    for i in range(3):
+        assert np.all(np.diff(r.indices[r.indptr[i]:r.indptr[i + 1]]) >= 0)
+    assert r.data[r.indptr[1]:r.indptr[2]].tolist() == [5.0, 6.0, 4.0, 3.0]  # repeats in order
+    dropped = preprocessing.renumber_columns(x, preprocessing.frequency_order(x, min_df=2))
+    assert dropped.shape == (3, 2)
+    np.testing.assert_array_equal(dropped.toarray(), x.toarray()[:, [3, 1]])
+    multi_hot = preprocessing.renumber_columns(CSRMatrix(x.indptr, x.indices, x.shape), columns)
+    assert multi_hot.data is None and multi_hot.indices.tolist() == r.indices.tolist()
+
+
+def test_the_map_from_training_rows_applies_to_other_rows():
+    """Validation or test rows get the training rows' map: columns unseen in training go
+    last (or are dropped with min_df), whatever their own frequency."""
+    train = CSRMatrix([0, 1, 2], [2, 2], (2, 4))
+    test = CSRMatrix([0, 3], [0, 1, 2], (1, 4))
+    assert preprocessing.renumber_columns(
+        test, preprocessing.frequency_order(train)).indices.tolist() == [0, 1, 2]
+    assert preprocessing.renumber_columns(
+        test, preprocessing.frequency_order(train, min_df=1)).shape == (1, 4)
+    kept = preprocessing.renumber_columns(test, preprocessing.frequency_order(train, min_df=2))
+    assert kept.shape == (1, 1) and kept.indices.tolist() == [0]
+
+
+def test_renumbered_features_are_the_same_features():
+    """A layer on renumbered input, with its rows moved alike, computes the same outputs: the
+    renumbering changes where a feature's weights live, not what the model can learn."""
+    rng = np.random.default_rng(5)
+    seqs = [rng.integers(0, 300, rng.integers(1, 40)).tolist() for _ in range(64)]
+    x = preprocessing.hashed_ngrams(seqs, ngram_range=(1, 2), n_features=2**12)
+    columns = preprocessing.frequency_order(x[:40])
+    r = preprocessing.renumber_columns(x, columns)
+    W = rng.standard_normal((2**12, 16)).astype(np.float32)
+    W_moved = np.empty_like(W)
+    W_moved[columns] = W
+    np.testing.assert_allclose(r.toarray() @ W_moved, x.toarray() @ W, rtol=1e-5, atol=1e-5)
+    assert np.array_equal(preprocessing.frequency_order(x[:40]), columns)  # deterministic
+
+
+def test_frequent_columns_come_first_in_hashed_reviews():
+    rng = np.random.default_rng(6)
+    seqs = [(rng.zipf(1.3, 60) % 5000).tolist() for _ in range(200)]
+    x = preprocessing.hashed_ngrams(seqs, ngram_range=(1, 2), n_features=2**16)
+    r = preprocessing.renumber_columns(x, preprocessing.frequency_order(x))
+    df = np.bincount(r.indices, minlength=r.shape[1])
+    assert np.all(np.diff(df) <= 0)
+    assert np.array_equal(np.sort(np.bincount(x.indices, minlength=2**16))[::-1], df)
+
+
+def test_bad_renumbering_arguments_say_what_is_wrong():
+    x = CSRMatrix([0, 2], [0, 2], (1, 3))
+    with pytest.raises(ValueError, match="min_df must be a positive integer .* got 0"):
+        preprocessing.frequency_order(x, min_df=0)
+    with pytest.raises(ValueError, match="min_df must be a positive integer .* got 2.0"):
+        preprocessing.frequency_order(x, min_df=2.0)
+    with pytest.raises(ValueError, match=r"shape \(3,\); got shape \(2,\)"):
+        preprocessing.renumber_columns(x, [0, 1])
+    with pytest.raises(TypeError, match="columns must be integers; got dtype float64"):
+        preprocessing.renumber_columns(x, [0.0, 1.0, 2.0])
+    with pytest.raises(ValueError, match=r"in \[0, 3\) \(3 kept\); got 3 at position 1"):
+        preprocessing.renumber_columns(x, [0, 3, 1])
+    with pytest.raises(ValueError, match=r"got -2 at position 2"):
+        preprocessing.renumber_columns(x, [0, 1, -2])
+    with pytest.raises(ValueError, match="1 is given to 2 columns"):
+        preprocessing.renumber_columns(x, [1, 1, -1])

@@ -1,10 +1,12 @@
 """Compiled kernels for sparse multi-hot input, and their NumPy reference twins.
 
 One package, one module per kind of kernel: `forward` (``X @ W + b``), `backward` (the
-weight gradient), `gather` (batch rows), `csr` (building and sorting), `ngrams` (hashed
-n-grams), `rmsprop` (optimizer steps); `_vector` holds the LLVM vector blocks they share
-and `_common` the thread choice and aligned allocation. Everything public is imported here: callers write
-``kernels.spmm_ones(...)``.
+weight gradient), `gather` (batch rows), `csr` (building and sorting), `columns`
+(renumbering columns), `ngrams` (hashed n-grams), `rmsprop` (optimizer steps), `dense` (a
+small dense layer's forward and backward in one call), `losses` (crossentropy and accuracy
+in one pass); `_vector` holds the LLVM vector blocks they share and `_common` the thread
+choice and aligned allocation. The sparse kernels are imported here (callers write
+``kernels.spmm_ones(...)``); `dense` and `losses` are used as modules.
 
 A first `Dense` layer fed a multi-hot batch ``X`` (CSR, all values 1) needs two products:
 ``Z = X @ W + b`` forward and ``dW = X.T @ delta`` backward. Both touch one 16-float row of
@@ -102,6 +104,8 @@ from ._common import PARALLEL_MIN_WORK, empty_aligned, zeros_aligned
 from .backward import (spmm_t, spmm_t_ones, spmm_t_ones_reference, spmm_t_reference,
                        spmm_t_rows, spmm_t_rows_ones, spmm_t_rows_ones_reference,
                        spmm_t_rows_reference)
+from .columns import (csr_renumber_columns, csr_renumber_columns_data,
+                      csr_renumber_columns_data_reference, csr_renumber_columns_reference)
 from .csr import (csr_sort_rows, csr_sort_rows_data, csr_sort_rows_data_reference,
                   csr_sort_rows_reference, multi_hot_csr, multi_hot_csr_reference)
 from .forward import spmm, spmm_ones, spmm_ones_reference, spmm_reference
@@ -115,6 +119,7 @@ from .rmsprop import (rmsprop_catch_up, rmsprop_catch_up_reference, rmsprop_upda
 __all__ = [
     "spmm_ones", "spmm", "spmm_t_ones", "spmm_t", "spmm_t_rows_ones", "spmm_t_rows",
     "gather_rows", "gather_rows_data", "multi_hot_csr", "csr_sort_rows", "csr_sort_rows_data",
+    "csr_renumber_columns", "csr_renumber_columns_data",
     "hashed_ngrams_csr", "ngram_hash", "rmsprop_update", "rmsprop_update_rows",
     "rmsprop_catch_up", "empty_aligned", "zeros_aligned", "PARALLEL_MIN_WORK",
 ]

@@ -1,0 +1,156 @@
+"""Renumbering the columns of a CSR matrix: relabel, drop, and sort each row again.
+
+`nn.preprocessing.renumber_columns` moves the columns of hashed n-gram features so that the
+most frequent come first (`nn.preprocessing.frequency_order`); the kernels here apply any
+such map: column ``j`` becomes ``columns[j]``, or is dropped where ``columns[j] < 0``. The
+new columns of a row come out in the old order, so each row is sorted again (the forward and
+backward kernels need sorted rows), by an LSD radix sort on bytes in scratch memory the size
+of one row: sorting the whole matrix at once (`csr_sort_rows`) would need four int64 arrays
+of ``nnz``, ~300 MB for IMDB's hashed word pairs. The sort is stable, so duplicate columns
+keep their order and their values. Rows are independent: they are renumbered in parallel,
+with the same result for any thread count.
+
+Design notes are in the package docstring (`nn.kernels`).
+"""
+
+import numba
+import numpy as np
+from numba import njit, prange
+
+
+@njit(cache=True)
+def _kept_per_row(indptr, indices, columns):
+    """Entries of each row whose new column is not negative."""
+    n_rows = indptr.size - 1
+    counts = np.zeros(n_rows, np.int64)
+    for i in range(n_rows):
+        for k in range(indptr[i], indptr[i + 1]):
+            if columns[indices[k]] >= 0:
+                counts[i] += 1
+    return counts
+
+
+@njit(cache=True)
+def _radix_sort(keys, values, carry, lo, hi, key_scratch, value_scratch, count, n_bits):
+    """Sort ``keys[lo:hi]`` (non-negative, below 2**n_bits) in place, stable, by an LSD radix
+    sort on bytes; with ``carry``, ``values[lo:hi]`` move with their keys."""
+    n = hi - lo
+    src, dst = keys[lo:hi], key_scratch[:n]
+    src_v, dst_v = values[lo:hi], value_scratch[:n]  # empty unless carry
+    shift, passes = 0, 0
+    while shift < n_bits:
+        count[:] = 0
+        for k in range(n):
+            count[((src[k] >> shift) & 255) + 1] += 1
+        for d in range(256):
+            count[d + 1] += count[d]
+        for k in range(n):
+            d = (src[k] >> shift) & 255
+            dst[count[d]] = src[k]
+            if carry:
+                dst_v[count[d]] = src_v[k]
+            count[d] += 1
+        src, dst = dst, src
+        src_v, dst_v = dst_v, src_v
+        shift += 8
+        passes += 1
+    if passes % 2:  # the sorted run is in the scratch: copy it back
+        for k in range(n):
+            keys[lo + k] = src[k]
+            if carry:
+                values[lo + k] = src_v[k]
+
+
+@njit(cache=True)
+def _renumber_rows(indptr, indices, data, carry, columns, out_indptr, out_indices, out_data,
+                   n_bits, r0, r1):
+    """Rows r0..r1: write each kept entry's new column (and value) at ``out_indptr[i]:``,
+    then sort the row."""
+    longest = 0
+    for i in range(r0, r1):
+        longest = max(longest, out_indptr[i + 1] - out_indptr[i])
+    key_scratch = np.empty(longest, np.int32)
+    value_scratch = np.empty(longest if carry else 0, out_data.dtype)
+    count = np.empty(257, np.int64)
+    for i in range(r0, r1):
+        p = out_indptr[i]
+        for k in range(indptr[i], indptr[i + 1]):
+            c = columns[indices[k]]
+            if c >= 0:
+                out_indices[p] = c
+                if carry:
+                    out_data[p] = data[k]
+                p += 1
+        _radix_sort(out_indices, out_data, carry, out_indptr[i], p, key_scratch,
+                    value_scratch, count, n_bits)
+
+
+@njit(parallel=True, cache=True)
+def _renumber(indptr, indices, data, carry, columns, out_indptr, out_indices, out_data,
+              n_bits, n_parts):
+    n_rows = indptr.size - 1
+    for p in prange(n_parts):
+        _renumber_rows(indptr, indices, data, carry, columns, out_indptr, out_indices,
+                       out_data, n_bits, p * n_rows // n_parts, (p + 1) * n_rows // n_parts)
+
+
+def _renumber_csr(indptr, indices, data, columns):
+    """The shared wrapper: count, allocate, fill and sort. ``data`` None: multi-hot."""
+    threads = numba.get_num_threads()
+    n_parts = 1 if threads == 1 else 8 * threads  # rows differ in length: several per thread
+    counts = _kept_per_row(indptr, indices, columns)
+    out_indptr = np.zeros(indptr.size, np.int64)
+    np.cumsum(counts, out=out_indptr[1:])
+    out_indices = np.empty(out_indptr[-1], np.int32)
+    carry = data is not None
+    out_data = np.empty(out_indptr[-1] if carry else 0, data.dtype if carry else np.float32)
+    n_bits = max(0, int(columns.max(initial=0))).bit_length()  # keys < 2**n_bits
+    _renumber(indptr, indices, out_data if data is None else data, carry, columns, out_indptr,
+              out_indices, out_data, n_bits, n_parts)
+    return out_indptr, out_indices, out_data
+
+
+def csr_renumber_columns(indptr, indices, columns):
+    """A multi-hot CSR with column ``j`` renamed ``columns[j]`` (dropped where negative),
+    each row sorted again.
+
+    Parameters
+    ----------
+    indptr : int64 (n_rows + 1,);  indices : int32 (nnz,), in [0, n_cols)
+    columns : int32 (n_cols,), the new column of each column, or -1 to drop it
+
+    Returns
+    -------
+    indptr : int64 (n_rows + 1,);  indices : int32 (kept,), each row sorted
+    """
+    out_indptr, out_indices, _ = _renumber_csr(indptr, indices, None, columns)
+    return out_indptr, out_indices
+
+
+def csr_renumber_columns_data(indptr, indices, data, columns):
+    """`csr_renumber_columns` with values: ``data`` (float32 or float64, (nnz,)) moves with
+    its columns; equal columns keep their order. Returns ``(indptr, indices, data)``."""
+    return _renumber_csr(indptr, indices, data, columns)
+
+
+def csr_renumber_columns_reference(indptr, indices, columns):
+    """NumPy twin of `csr_renumber_columns`."""
+    out_indptr, out_indices, _ = _renumber_reference(indptr, indices, None, columns)
+    return out_indptr, out_indices
+
+
+def csr_renumber_columns_data_reference(indptr, indices, data, columns):
+    """NumPy twin of `csr_renumber_columns_data`."""
+    return _renumber_reference(indptr, indices, data, columns)
+
+
+def _renumber_reference(indptr, indices, data, columns):
+    rows = np.repeat(np.arange(indptr.size - 1, dtype=np.int64), np.diff(indptr))
+    new = columns[indices].astype(np.int64)
+    keep = new >= 0
+    rows, new = rows[keep], new[keep]
+    order = np.lexsort((new, rows))  # stable: equal columns keep their order
+    out_indptr = np.zeros(indptr.size, np.int64)
+    np.cumsum(np.bincount(rows, minlength=indptr.size - 1), out=out_indptr[1:])
+    out_data = np.empty(0, np.float32) if data is None else data[keep][order]
+    return out_indptr, new[order].astype(np.int32), out_data
