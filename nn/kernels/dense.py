@@ -55,6 +55,17 @@ def _matmul_add(C, R, out):
 
 
 @njit(cache=True)
+def _transpose(a):
+    """A C-contiguous copy of a.T. (Both products then take one compiled `_matmul_add`: a
+    transposed view is another array layout, and each layout cost ~1 s of compile.)"""
+    t = np.empty((a.shape[1], a.shape[0]), a.dtype)
+    for i in range(a.shape[0]):
+        for j in range(a.shape[1]):
+            t[j, i] = a[i, j]
+    return t
+
+
+@njit(cache=True)
 def _activate(z, act):
     """a = f(z) in place, for a flat array z."""
     if act == RELU:
@@ -124,8 +135,9 @@ def dense_forward(x, W, b, act):
     """a = f(x @ W + b) for a dense batch ``x`` (n_samples, n_features), ``W`` (n_features,
     units), ``b`` (units,), all C-contiguous of one dtype. Returns a new (n_samples, units)."""
     z = np.empty((x.shape[0], W.shape[1]), W.dtype)
-    for i in range(x.shape[0]):
-        z[i, :] = b
+    for i in range(x.shape[0]):  # (loops, not z[i, :] = b: a slice store cost 3 s of compile)
+        for j in range(W.shape[1]):
+            z[i, j] = b[j]
     _matmul_add(x, W, z)
     _activate(z.reshape(-1), act)
     return z
@@ -143,10 +155,10 @@ def dense_backward(x, a, da, W, act, need_dx):
     ``need_dx``). Arrays as in `dense_forward`, ``a`` the forward's output."""
     dz = _activation_grad(a.reshape(-1), da.reshape(-1), act).reshape(da.shape)
     dW = np.zeros(W.shape, W.dtype)
-    _matmul_add(x.T, dz, dW)
+    _matmul_add(_transpose(x), dz, dW)
     if need_dx:
         dx = np.zeros(x.shape, W.dtype)
-        _matmul_add(dz, np.ascontiguousarray(W.T), dx)
+        _matmul_add(dz, _transpose(W), dx)
     else:
         dx = np.zeros((0, x.shape[1]), W.dtype)
     return dW, _column_sums(dz), dx
