@@ -13,7 +13,7 @@ import warnings
 
 import numpy as np
 
-from . import inputs, losses, metrics as metrics_mod, ops, optimizers, saving
+from . import inputs, kernels, losses, metrics as metrics_mod, ops, optimizers, saving
 from .callbacks import CallbackList, History
 from .layers import Layer
 from .progress import Progbar
@@ -354,7 +354,7 @@ class Sequential:
             inputs.check_finite(w, f"{layer.name}/{key}", self.dtype,
                                 fix="weights must be finite (a file holding NaN comes from "
                                     "a model whose training diverged)")
-            new.append(np.array(w, dtype=self.dtype))
+            new.append(kernels.aligned_copy(w, self.dtype))  # rows on cache lines, as built
         for (layer, key), w in zip(slots, new):
             layer.params[key] = w
 

@@ -14,7 +14,7 @@ import zipfile
 
 import numpy as np
 
-from . import layers as layers_mod, optimizers
+from . import kernels, layers as layers_mod, optimizers
 
 FORMAT = "nn.model/1"
 _CONFIG = "__config__"
@@ -166,7 +166,7 @@ def load_model(path, custom_objects=None):
         for key, value in data.items():
             if key.startswith(_OPT):
                 param, slot = key[len(_OPT):].rsplit("/", 1)
-                opt.slots.setdefault(param, {})[slot] = value.copy()
+                opt.slots.setdefault(param, {})[slot] = kernels.aligned_copy(value)
     _assign(model, {k: v for k, v in data.items()
                     if k != _CONFIG and not k.startswith(_OPT)}, path)
     return model

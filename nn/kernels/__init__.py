@@ -100,7 +100,7 @@ References: lenskit/csr (numba CSR kernels with SciPy twins); PERFORMANCE.md in 
 splitmix64 (Steele, Lea and Flood, "Fast splittable pseudorandom number generators", 2014).
 """
 
-from ._common import PARALLEL_MIN_WORK, empty_aligned, zeros_aligned
+from ._common import PARALLEL_MIN_WORK, aligned_copy, empty_aligned, zeros_aligned
 from .backward import (spmm_t, spmm_t_ones, spmm_t_ones_reference, spmm_t_reference,
                        spmm_t_rows, spmm_t_rows_ones, spmm_t_rows_ones_reference,
                        spmm_t_rows_reference)
@@ -121,5 +121,5 @@ __all__ = [
     "gather_rows", "gather_rows_data", "multi_hot_csr", "csr_sort_rows", "csr_sort_rows_data",
     "csr_renumber_columns", "csr_renumber_columns_data",
     "hashed_ngrams_csr", "ngram_hash", "rmsprop_update", "rmsprop_update_rows",
-    "rmsprop_catch_up", "empty_aligned", "zeros_aligned", "PARALLEL_MIN_WORK",
+    "rmsprop_catch_up", "empty_aligned", "zeros_aligned", "aligned_copy", "PARALLEL_MIN_WORK",
 ]

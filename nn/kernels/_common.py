@@ -35,6 +35,16 @@ def zeros_aligned(shape, dtype, align=64):
     return _aligned(np.zeros, shape, dtype, align)
 
 
+def aligned_copy(a, dtype=None, align=64):
+    """A C-contiguous copy of ``a`` (cast to ``dtype``) starting on an ``align``-byte
+    boundary, as `empty_aligned`: for weights and slots that replace aligned ones
+    (`set_weights`, a loaded model)."""
+    a = np.asarray(a)
+    out = empty_aligned(a.shape, a.dtype if dtype is None else dtype, align)
+    out[...] = a
+    return out
+
+
 def _aligned(allocate, shape, dtype, align):
     shape = (shape,) if np.ndim(shape) == 0 else tuple(shape)
     nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
