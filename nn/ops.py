@@ -37,9 +37,22 @@ def _narrow(x, W):
             and x.dtype == W.dtype and x.flags.c_contiguous)
 
 
+def _check_shapes(x, W, b=None, a=None, da=None):
+    """The compiled kernels do not check bounds: a mismatch must raise here, not crash."""
+    units = W.shape[1]
+    if x.ndim != 2 or x.shape[1] != W.shape[0] or (b is not None and b.shape != (units,)):
+        raise ValueError(f"shapes do not fit x @ W + b: x {x.shape}, W {W.shape}"
+                         + ("" if b is None else f", b {b.shape}"))
+    if a is not None and not (a.shape == da.shape == (x.shape[0], units)):
+        raise ValueError(f"dL/da has shape {da.shape} and the layer's output {a.shape}; both "
+                         f"must be (n_samples, units) = {(x.shape[0], units)} (a 1-D target y "
+                         "against (n, 1) outputs broadcasts to (n, n): pass y as (n, 1))")
+
+
 def dense_forward(x, W, b, activation):
     """a = activation(x @ W + b), shape (n_samples, units). Same values as
     ``activation.forward(affine(x, W, b))``, up to rounding in the last bit."""
+    _check_shapes(x, W, b)
     code = _code(activation, W)
     if code is None:
         return activation.forward(affine(x, W, b))
@@ -52,6 +65,7 @@ def dense_backward(x, a, da, W, activation, need_dx=True):
     """(dW, db, dx) of ``a = activation(x @ W + b)`` from dL/da, with
     ``dz = activation.backward(a, da)``: dW = x.T @ dz (a `RowSparseGrad` for sparse x, see
     `weight_grad`), db = dz summed over samples, dx = dz @ W.T, or None without ``need_dx``."""
+    _check_shapes(x, W, a=a, da=da)
     code = _code(activation, W)
     if code is not None and _narrow(x, W):
         dW, db, dx = dense_kernels.dense_backward(x, a, da, W, code, need_dx)
