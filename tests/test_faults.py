@@ -371,7 +371,8 @@ def test_two_processes_download_and_build_the_cache_at_once(server, monkeypatch,
     for key, value in fresh.items():
         np.testing.assert_array_equal(arrays[key], value)
         assert arrays[key].dtype == value.dtype
-    monkeypatch.setattr(_aclimdb, "read_reviews", lambda path: pytest.fail("not cached"))
+    monkeypatch.setattr(_aclimdb, "read_reviews",
+                        lambda path, transform=None: pytest.fail("not cached"))
     assert_raw(load_raw())
 
 WRITER = """

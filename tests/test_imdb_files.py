@@ -228,7 +228,8 @@ def test_cache_is_written_once_and_reused(data_dir, isolated, monkeypatch):
         assert arrays["train_tokens"].dtype == np.int32
         assert arrays["train_offsets"].dtype == np.int64
         assert arrays["train_labels"].dtype == np.uint8
-    monkeypatch.setattr(_aclimdb, "read_reviews", lambda path: pytest.fail("not cached"))
+    monkeypatch.setattr(_aclimdb, "read_reviews",
+                        lambda path, transform=None: pytest.fail("not cached"))
     assert_raw(load_raw(path=data_dir))
     assert files_in(isolated) == [cached.name]
 

@@ -402,8 +402,7 @@ def _cache_key(source, kind, word_index):
 
 def _raw_from_text(source, word_index):
     index = _read_word_index(word_index)
-    return {split: (_aclimdb.tokenize(texts, index), labels)
-            for split, (texts, labels) in _aclimdb.read_reviews(source).items()}
+    return _aclimdb.read_tokenized(source, index)
 
 
 def _raw_from_npz(path):
