@@ -428,6 +428,33 @@ def test_rmsprop_update_rows_matches_reference(shape, dtype, rho, step_dtype, se
     assert np.all(v_step == 90) and np.all(step_ref == 90)
 
 
+@PROPERTY
+@given(st.sampled_from([(1, 1), (50, 3), (3000, 16), (2500, 17)]), DTYPES,
+       st.sampled_from([np.int32, np.int64]), st.integers(0, 2**32 - 1))
+def test_parallel_rmsprop_update_rows_gives_the_serial_bits(shape, dtype, step_dtype, seed):
+    """The parallel lazy step deals blocks of rows to the threads; the rows are distinct, so
+    every row gets the serial step, bit for bit (several blocks: up to 3000 rows)."""
+    rng = np.random.default_rng(seed)
+    n_features, units = shape
+    w, v = dense(rng, shape, dtype), np.abs(dense(rng, shape, dtype))
+    v_step = rng.integers(0, 50, n_features).astype(step_dtype)
+    parallel = [w.copy(), v.copy(), v_step.copy()]
+    for step in (60, 61, 130):
+        rows = np.sort(rng.choice(n_features, rng.integers(0, n_features + 1),
+                                  replace=False)).astype(np.int32)
+        g = dense(rng, (rows.size, units), dtype)
+        kernels.rmsprop_update_rows(w, v, v_step, rows, g, step, 1e-2, 0.9, 1e-7)
+        old = kernels._common.PARALLEL_MIN_WORK
+        try:
+            kernels._common.PARALLEL_MIN_WORK = 0
+            with_threads(MAX_THREADS, kernels.rmsprop_update_rows, *parallel, rows, g, step,
+                         1e-2, 0.9, 1e-7)
+        finally:
+            kernels._common.PARALLEL_MIN_WORK = old
+        for a, b in zip((w, v, v_step), parallel, strict=True):
+            assert_bitwise_equal(a, b)
+
+
 def test_rmsprop_update_rows_decays_a_skipped_row_by_rho_to_the_k():
     w, v = np.zeros((2, 3), np.float32), np.full((2, 3), 0.5, np.float32)
     v_step = np.array([10, 10])

@@ -189,6 +189,30 @@ def test_training_on_wide_sparse_input_is_deterministic():
     assert all(a.tobytes() == b.tobytes() for a, b in zip(train(), train()))
 
 
+def test_training_with_parallel_kernels_gives_the_serial_bits(monkeypatch):
+    """Every kernel of a training step (forward, row-sparse backward, lazy step) forced onto
+    two threads gives the same weights, bit for bit, as on one."""
+    import numba
+
+    from nn import kernels
+    x, y = wide_batches()
+
+    def train():
+        model = wide_model(seed=4)
+        model.fit(x, y, epochs=3, batch_size=8, verbose=0, validation_split=0.25)
+        return model.get_weights()
+
+    serial = train()
+    monkeypatch.setattr(kernels._common, "PARALLEL_MIN_WORK", 0)
+    old = numba.get_num_threads()
+    numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+    try:
+        parallel = train()
+    finally:
+        numba.set_num_threads(old)
+    assert all(a.tobytes() == b.tobytes() for a, b in zip(serial, parallel, strict=True))
+
+
 def test_velocity_step_is_int32_and_widens_to_int64_before_it_would_overflow():
     rng = np.random.default_rng(7)
     grads = [random_row_sparse(rng, 20, 16, np.float32, 5) for _ in range(3)]

@@ -63,7 +63,12 @@ model lives in L3):
   also keeps numba's and OpenBLAS's threads from fighting (PERFORMANCE.md); only large calls
   (``predict`` on a whole split, building n-grams) use all threads. The public kernels are
   thin Python wrappers that make this choice: numba cannot cache a function that calls
-  ``get_num_threads()`` itself. Serial and parallel paths give the same bits.
+  ``get_num_threads()`` itself. Serial and parallel paths give the same bits. The lazy
+  RMSprop step deals blocks of 1,024 rows to the threads in turn: its rows are distinct,
+  and in frequency order the first ones are cached, so halves would not balance. Running
+  a 2**20-row layer's kernels on two threads for every batch gained ~13% per epoch on a
+  quiet machine but made epochs 3-5x slower whenever another process held a core: they
+  stay serial below ``PARALLEL_MIN_WORK`` like the others.
 - The backward passes are deterministic: bitwise the same on every run and for any thread
   count, with no float atomics and no per-thread partial sums: every ``dW`` row is summed
   in sample order by one thread. `spmm_t_rows_ones` keeps only the rows of the features

@@ -139,6 +139,23 @@ def _rmsprop_rows(w, v, v_step, rows, g_rows, step, consts):
             c += _u(1)
 
 
+_ROWS_BLOCK = 1024  # rows of a lazy step that one thread takes at a time
+
+
+@njit(parallel=True, cache=True)
+def _rmsprop_rows_parallel(w, v, v_step, rows, g_rows, step, consts, n_parts):
+    """`_rmsprop_rows` on blocks of `_ROWS_BLOCK` consecutive ``rows``, part p taking every
+    n_parts-th block: the rows are distinct, so the parts touch disjoint rows and the result
+    is the serial one, bit for bit. Dealt in turn, not cut in halves, because ``rows`` is
+    increasing and a frequency-ordered layer's first rows are in cache: cut in halves, the
+    first half would hold most cheap rows and finish early."""
+    n_blocks = (rows.size + _ROWS_BLOCK - 1) // _ROWS_BLOCK
+    for p in prange(n_parts):
+        for blk in range(p, n_blocks, n_parts):
+            r0, r1 = blk * _ROWS_BLOCK, min((blk + 1) * _ROWS_BLOCK, rows.size)
+            _rmsprop_rows(w, v, v_step, rows[r0:r1], g_rows[r0:r1], step, consts)
+
+
 def rmsprop_update_rows(w, v, v_step, rows, g_rows, step, learning_rate, rho, epsilon):
     """Step ``step`` (0-based) of RMSprop for a gradient that is zero outside ``rows``,
     touching only those rows of ``w`` and ``v``: lazily, yet as the dense step computes.
@@ -161,8 +178,12 @@ def rmsprop_update_rows(w, v, v_step, rows, g_rows, step, learning_rate, rho, ep
     step : int;  learning_rate, rho, epsilon : float
     """
     consts = _rmsprop_consts(w.dtype, learning_rate, rho, epsilon)
-    _rmsprop_rows(w, v, v_step, rows, np.ascontiguousarray(g_rows, dtype=w.dtype), step,
-                  consts)
+    g_rows = np.ascontiguousarray(g_rows, dtype=w.dtype)
+    threads = _threads_for(rows.size * w.shape[1])
+    if threads == 1:
+        _rmsprop_rows(w, v, v_step, rows, g_rows, step, consts)
+    else:
+        _rmsprop_rows_parallel(w, v, v_step, rows, g_rows, step, consts, threads)
 
 
 def rmsprop_update_rows_reference(w, v, v_step, rows, g_rows, step, learning_rate, rho,
