@@ -149,3 +149,15 @@ class Sequences:
     def __repr__(self):
         return (f"Sequences({len(self)} sequences, {self.tokens.size} tokens, "
                 f"{self.nbytes / 1e6:.1f} MB)")
+
+
+def row_blocks(offsets, tokens_per_block):
+    """``(lo, hi)`` ranges of consecutive rows holding about ``tokens_per_block`` tokens
+    each, covering every row once, for ragged ``offsets`` (rows ``lo..hi`` hold tokens
+    ``offsets[lo]:offsets[hi]``). Work on a few blocks at a time keeps temporaries small."""
+    offsets = np.asarray(offsets)
+    n_rows = offsets.size - 1
+    cuts = np.searchsorted(offsets, np.arange(tokens_per_block, offsets[-1], tokens_per_block),
+                           side="right") - 1
+    cuts = np.unique(np.concatenate(([0], cuts[(cuts > 0) & (cuts < n_rows)], [n_rows])))
+    return list(zip(cuts[:-1].tolist(), cuts[1:].tolist()))

@@ -27,7 +27,7 @@ import sys
 import numpy as np
 
 from . import kernels
-from .sequences import Sequences
+from .sequences import Sequences, row_blocks
 
 __all__ = ["CSRMatrix", "csr_matrix", "RowSparseGrad", "as_sparse_input",
            "vectorize_sequences", "multi_hot"]
@@ -470,16 +470,13 @@ def _multi_hot_in_runs(tokens, offsets, dimension):
     a 13 MB copy joining the runs. A run also costs O(dimension), hence runs of at least
     that many tokens.
     """
-    step = max(_RUN_TOKENS, dimension)
-    n_rows = offsets.size - 1
-    cuts = np.searchsorted(offsets, np.arange(step, tokens.size, step, dtype=np.int64))
-    cuts = np.unique(np.concatenate(([0], cuts[(cuts > 0) & (cuts < n_rows)], [n_rows])))
-    if cuts.size <= 2:
+    runs = row_blocks(offsets, max(_RUN_TOKENS, dimension))
+    if len(runs) <= 1:
         return kernels.multi_hot_csr(tokens, offsets, dimension)
-    indptr = np.zeros(n_rows + 1, np.int64)
+    indptr = np.zeros(offsets.size, np.int64)
     indices = np.empty(tokens.size, np.int32)  # at most one column per token
     nnz = 0
-    for lo, hi in zip(cuts[:-1], cuts[1:]):
+    for lo, hi in runs:
         run = offsets[lo:hi + 1]
         run_indptr, run_indices = kernels.multi_hot_csr(tokens[run[0]:run[-1]], run - run[0],
                                                         dimension)

@@ -49,7 +49,7 @@ import numpy as np
 
 from nn.datasets import _aclimdb, _npz
 from nn.datasets._files import RemoteFile, cache_dir, download, file_digest, search_dirs
-from nn.sequences import Sequences
+from nn.sequences import Sequences, row_blocks
 
 __all__ = ["load_data", "get_word_index", "decode_review"]
 
@@ -203,7 +203,8 @@ def _shift(ranks, order, start_char, index_from):
 
     A gather: output slot ``j`` of row ``r`` reads ``ranks.tokens[start[r] + j - lead]``; the
     lead slots read a neighbour and are then overwritten with ``start_char``. It runs over
-    blocks of rows (`_blocks`), so its scratch takes ~1 MB instead of twice the split's size.
+    blocks of rows (`nn.sequences.row_blocks`), so its scratch takes ~1 MB instead of twice
+    the split's size.
     """
     lead = int(start_char is not None)
     source = ranks.tokens if ranks.tokens.size else np.zeros(1, dtype=np.int32)
@@ -214,7 +215,7 @@ def _shift(ranks, order, start_char, index_from):
     np.cumsum(lengths, out=offsets[1:])
     shift = ranks.offsets[order] - offsets[:-1] - lead  # source position - output position
     tokens = np.empty(offsets[-1], dtype=np.int32)
-    for lo, hi in _blocks(offsets):
+    for lo, hi in row_blocks(offsets, _BLOCK):
         index = np.repeat(shift[lo:hi], lengths[lo:hi])
         index += np.arange(offsets[lo], offsets[hi])
         np.take(source, index, out=tokens[offsets[lo]:offsets[hi]], mode="wrap")
@@ -244,14 +245,6 @@ def _outside(tokens, skip_top, num_words):
     if skip_top:
         cut |= tokens < skip_top
     return cut
-
-
-def _blocks(offsets):
-    """``(lo, hi)`` row ranges of about `_BLOCK` tokens each, covering every row."""
-    n_rows = offsets.size - 1
-    cuts = np.searchsorted(offsets, np.arange(_BLOCK, offsets[-1], _BLOCK), side="right") - 1
-    cuts = np.unique(np.concatenate(([0], cuts[cuts > 0], [n_rows])))
-    return zip(cuts[:-1].tolist(), cuts[1:].tolist())
 
 
 def _check_int32(*values):
