@@ -17,6 +17,8 @@ import numba
 import numpy as np
 from numba import njit, prange
 
+from .csr import _radix_sort
+
 
 @njit(cache=True)
 def _kept_per_row(indptr, indices, columns):
@@ -28,37 +30,6 @@ def _kept_per_row(indptr, indices, columns):
             if columns[indices[k]] >= 0:
                 counts[i] += 1
     return counts
-
-
-@njit(cache=True)
-def _radix_sort(keys, values, carry, lo, hi, key_scratch, value_scratch, count, n_bits):
-    """Sort ``keys[lo:hi]`` (non-negative, below 2**n_bits) in place, stable, by an LSD radix
-    sort on bytes; with ``carry``, ``values[lo:hi]`` move with their keys."""
-    n = hi - lo
-    src, dst = keys[lo:hi], key_scratch[:n]
-    src_v, dst_v = values[lo:hi], value_scratch[:n]  # empty unless carry
-    shift, passes = 0, 0
-    while shift < n_bits:
-        count[:] = 0
-        for k in range(n):
-            count[((src[k] >> shift) & 255) + 1] += 1
-        for d in range(256):
-            count[d + 1] += count[d]
-        for k in range(n):
-            d = (src[k] >> shift) & 255
-            dst[count[d]] = src[k]
-            if carry:
-                dst_v[count[d]] = src_v[k]
-            count[d] += 1
-        src, dst = dst, src
-        src_v, dst_v = dst_v, src_v
-        shift += 8
-        passes += 1
-    if passes % 2:  # the sorted run is in the scratch: copy it back
-        for k in range(n):
-            keys[lo + k] = src[k]
-            if carry:
-                values[lo + k] = src_v[k]
 
 
 @njit(cache=True)

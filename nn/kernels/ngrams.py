@@ -8,6 +8,7 @@ import numpy as np
 from numba import njit, prange
 
 from ._common import _u
+from .csr import _radix_sort
 
 _GOLDEN = 0x9E3779B97F4A7C15  # 2**64 / golden ratio, splitmix64's increment
 
@@ -35,28 +36,14 @@ def ngram_hash(tokens, start, n):
 
 @njit(cache=True)
 def _sort_unique(a, lo, hi, scratch, count, n_bits):
-    """Sort ``a[lo:hi]`` (non-negative, below 2**n_bits) by an LSD radix sort on bytes,
-    using ``scratch[:hi - lo]`` and ``count`` (257,); keep one of each value at ``a[lo:]``;
-    return how many."""
-    n = hi - lo
-    src, dst = a[lo:hi], scratch[:n]
-    shift = 0
-    while shift < n_bits:
-        count[:] = 0
-        for k in range(n):
-            count[((src[k] >> shift) & 255) + 1] += 1
-        for d in range(256):
-            count[d + 1] += count[d]
-        for k in range(n):
-            d = (src[k] >> shift) & 255
-            dst[count[d]] = src[k]
-            count[d] += 1
-        src, dst = dst, src
-        shift += 8
+    """Sort ``a[lo:hi]`` (non-negative, below 2**n_bits) by `_radix_sort`, using
+    ``scratch[:hi - lo]`` and ``count`` (257,); keep one of each value at ``a[lo:]``; return
+    how many."""
+    _radix_sort(a, a, False, lo, hi, scratch, scratch, count, n_bits)
     kept = 0
-    for k in range(n):  # src is a[lo:hi] or scratch; writing a[lo + kept] never passes k
-        if kept == 0 or src[k] != a[lo + kept - 1]:
-            a[lo + kept] = src[k]
+    for k in range(lo, hi):  # writing a[lo + kept] never passes k
+        if kept == 0 or a[k] != a[lo + kept - 1]:
+            a[lo + kept] = a[k]
             kept += 1
     return kept
 
