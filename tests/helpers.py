@@ -1,5 +1,6 @@
 """Small builders shared by the tests."""
 
+import numba
 import numpy as np
 
 from nn import layers, models
@@ -28,3 +29,13 @@ def mlp(hidden=(16, 16), activation="relu", out_activation="sigmoid", input_dim=
     kwargs = {"input_shape": (input_dim,)} if not hidden and input_dim else {}
     model.add(layers.Dense(1, activation=out_activation, **kwargs))
     return model
+
+
+def with_threads(n, fn, *args):
+    """fn(*args) with numba's thread count set to n (restored afterwards)."""
+    old = numba.get_num_threads()
+    numba.set_num_threads(n)
+    try:
+        return fn(*args)
+    finally:
+        numba.set_num_threads(old)

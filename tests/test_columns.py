@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nn.kernels import columns as ck
+from helpers import with_threads
 
 JIT = not numba.config.DISABLE_JIT
 EXAMPLES = int(os.environ.get("NN_KERNEL_TEST_EXAMPLES", 60 if JIT else 15))
@@ -41,15 +42,6 @@ def renumbering(draw):
     columns = np.full(n_cols, -1, np.int32)
     columns[kept] = rng.permutation(int(kept.sum()))
     return indptr, indices, columns
-
-
-def with_threads(n, fn, *args):
-    old = numba.get_num_threads()
-    numba.set_num_threads(n)
-    try:
-        return fn(*args)
-    finally:
-        numba.set_num_threads(old)
 
 
 def assert_same(got, want):

@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nn import kernels
+from helpers import with_threads
 
 JIT = not numba.config.DISABLE_JIT
 EXAMPLES = int(os.environ.get("NN_KERNEL_TEST_EXAMPLES", 60 if JIT else 15))
@@ -67,15 +68,6 @@ def problem(draw, **csr_options):
             "W": dense(rng, (n_cols, units), dtype), "b": dense(rng, units, dtype),
             "data": dense(rng, indices.size, dtype),
             "delta": dense(rng, (indptr.size - 1, units), dtype)}
-
-
-def with_threads(n, fn, *args):
-    old = numba.get_num_threads()
-    numba.set_num_threads(n)
-    try:
-        return fn(*args)
-    finally:
-        numba.set_num_threads(old)
 
 
 def assert_bitwise_equal(a, b):

@@ -11,6 +11,7 @@ import pytest
 
 from nn import layers, models, optimizers
 from nn.sparse import CSRMatrix, RowSparseGrad
+from helpers import with_threads
 
 # "To float32 rounding": a few units in the last place of the weights (|w| ~ 1), or of the
 # value itself when it is large.
@@ -204,12 +205,7 @@ def test_training_with_parallel_kernels_gives_the_serial_bits(monkeypatch):
 
     serial = train()
     monkeypatch.setattr(kernels._common, "PARALLEL_MIN_WORK", 0)
-    old = numba.get_num_threads()
-    numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
-    try:
-        parallel = train()
-    finally:
-        numba.set_num_threads(old)
+    parallel = with_threads(min(2, numba.config.NUMBA_NUM_THREADS), train)
     assert all(a.tobytes() == b.tobytes() for a, b in zip(serial, parallel, strict=True))
 
 
