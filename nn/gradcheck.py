@@ -88,9 +88,17 @@ def backprop_gradients(model, x, y):
     """The gradients backprop computes for one batch, ``{"dense/kernel": dW, ...}``, as
     dense arrays (a sparse input's row-sparse kernel gradient is densified). ``x`` and
     ``y`` are checked as `fit` checks them (a 1-D ``y`` becomes a column)."""
-    model._check_compiled("backprop_gradients")
+    return _backprop(model, *_checked(model, x, y, "backprop_gradients"))
+
+
+def _checked(model, x, y, what):
+    """(x, y) checked as `fit` checks them, x as one batch in the model's dtype."""
+    model._check_compiled(what)
     x, y = model._check_data(x, y, "x", "y")
-    x = ops.slice_rows(x, 0, len(y), model.dtype)
+    return ops.slice_rows(x, 0, len(y), model.dtype), y
+
+
+def _backprop(model, x, y):
     p = model._forward(x, training=True)
     model._backward(y, p)
     return {key: np.array(g) for key, _, g in model._named_params()}
@@ -142,12 +150,10 @@ def check_gradients(model, x, y, max_entries=64, eps=None, seed=0):
         (NaN if there are none), ``max_abs_error_at_kinks`` and ``max_rel_error_at_kinks``
         (0 if there are no kinks).
     """
-    model._check_compiled("check_gradients")
-    x, y = model._check_data(x, y, "x", "y")
-    x = ops.slice_rows(x, 0, len(y), model.dtype)
+    x, y = _checked(model, x, y, "check_gradients")
     if eps is None:
         eps = 1e-4 if model.dtype == np.float64 else 1e-2
-    analytic = backprop_gradients(model, x, y)
+    analytic = _backprop(model, x, y)
     at_w = relu_patterns(model)  # the patterns of backprop's own forward pass
     caches = [(layer._x, layer._a) for layer in model.layers]
     rng = np.random.default_rng(seed)
