@@ -67,6 +67,8 @@ def dense_backward(x, a, da, W, activation, need_dx=True):
     `weight_grad`), db = dz summed over samples, dx = dz @ W.T, or None without ``need_dx``."""
     _check_shapes(x, W, a=a, da=da)
     code = _code(activation, W)
+    if code is not None:  # the kernels take one dtype (a custom loss may return float64)
+        a, da = (np.ascontiguousarray(v, dtype=W.dtype) for v in (a, da))
     if code is not None and _narrow(x, W):
         dW, db, dx = dense_kernels.dense_backward(x, a, da, W, code, need_dx)
         return dW, db, dx if need_dx else None

@@ -173,3 +173,19 @@ def test_a_custom_activation_subclass_trains_with_its_own_math():
         model.fit(x, y, epochs=1, batch_size=8, verbose=0, shuffle=False)
         runs.append(model.get_weights()[0])
     assert not np.allclose(runs[0], runs[1])  # the halved relu really ran
+
+
+def test_ops_backward_takes_a_gradient_of_another_dtype_or_layout():
+    """A custom loss may return float64 (or a transposed view) for a float32 model: the
+    compiled kernels get the layer's dtype, contiguous, and the result is NumPy's."""
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((7, 16)).astype(np.float32)
+    W = rng.standard_normal((16, 16)).astype(np.float32)
+    a = ops.dense_forward(x, W, np.zeros(16, np.float32), activations.relu)
+    for da in (rng.standard_normal((7, 16)), rng.standard_normal((16, 7)).astype(np.float32).T):
+        dW, db, dx = ops.dense_backward(x, a, da, W, activations.relu)
+        dz = activations.relu.backward(a, da.astype(np.float32))
+        assert dW.dtype == np.float32
+        np.testing.assert_allclose(dW, x.T @ dz, rtol=2e-5, atol=2e-5)
+        np.testing.assert_allclose(db, dz.sum(axis=0), rtol=2e-5, atol=2e-5)
+        np.testing.assert_allclose(dx, dz @ W.T, rtol=2e-5, atol=2e-5)
