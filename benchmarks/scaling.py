@@ -22,7 +22,6 @@ environment before numpy and numba load (`peers/common.parse_args`). Prints one 
 
 import json
 import sys
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -41,20 +40,6 @@ def add_options(parser):
                              "frequency (the same features, most frequent first)")
     parser.add_argument("--min-df", type=int, default=1,
                         help="with --order frequency: drop columns held by fewer training rows")
-
-
-class EpochTimer:
-    """The two hooks nn's fit calls around each epoch (training plus validation)."""
-
-    def __init__(self):
-        self.seconds, self.logs = [], {}
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.seconds.append(time.perf_counter() - self.start)
-        self.logs = dict(logs or {})
 
 
 def load_input(args):
@@ -116,7 +101,7 @@ def main():
     model.compile(optimizer=optimizers.RMSprop(learning_rate=common.LEARNING_RATE,
                                                rho=common.RHO, epsilon=common.EPSILON),
                   loss="binary_crossentropy", metrics=["binary_accuracy"])
-    timer = EpochTimer()
+    timer = common.EpochTimer()
     model.fit(x_train, y_train, epochs=args.epochs, batch_size=args.batch_size,
               validation_data=(x_val, y_val), verbose=0, callbacks=[timer])
     print(json.dumps({

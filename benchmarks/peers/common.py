@@ -64,6 +64,21 @@ class Timer:
         self.seconds = time.perf_counter() - self.start
 
 
+class EpochTimer:
+    """A callback for nn's fit (a plain object with the two hooks it calls): seconds of each
+    epoch, training plus the validation pass, and the last epoch's logs."""
+
+    def __init__(self):
+        self.seconds, self.logs = [], {}
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):  # after the validation pass
+        self.seconds.append(time.perf_counter() - self.start)
+        self.logs = dict(logs or {})
+
+
 def load_splits(path):
     """The notebook's three splits as CSR triples ``(indptr, indices, labels)``:
     ``train`` = x_train[10000:], ``val`` = x_train[:10000], ``test`` = x_test."""

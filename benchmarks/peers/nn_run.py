@@ -23,20 +23,6 @@ def add_options(parser):
                         help="CSRMatrix input (default) or the notebook's dense matrices")
 
 
-class EpochTimer:
-    """A plain object with the two hooks nn's fit calls around each epoch."""
-
-    def __init__(self):
-        self.seconds, self.logs = [], {}
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):  # after the validation pass
-        self.seconds.append(time.perf_counter() - self.start)
-        self.logs = dict(logs or {})
-
-
 def main():
     args = common.parse_args(__doc__.split("\n\n")[0], add_options)
     system = f"nn_{args.input}"
@@ -69,7 +55,7 @@ def main():
                                                rho=common.RHO, epsilon=common.EPSILON),
                   loss="binary_crossentropy", metrics=["binary_accuracy"])
 
-    timer = EpochTimer()
+    timer = common.EpochTimer()
     model.fit(*data["train"], epochs=args.epochs, batch_size=common.BATCH_SIZE,
               validation_data=data["val"], verbose=0, callbacks=[timer])
     with common.Timer() as t:
