@@ -23,7 +23,8 @@ scaling curves, the one-off costs, the floor, and the issue's "done when" checks
    kernels   the first layer alone: nn's kernels, scipy.sparse, NumPy dense (BLAS),
              torch.sparse, each in its own process, "× floor" (sections.py)
    scaling   nn's epoch against input width (hashed n-grams, 10k to 1M columns), batch
-             size and threads (sections.py, scaling.py)
+             size and threads, and the memory floor of width (sections.py, scaling.py,
+             wide_floor.py)
    oneoff    import nn, JIT compile on first use, load from the numba cache (oneoff.py)
    checks    the issue's four targets with pass/fail; peak memory of examples/imdb.py
 

@@ -12,8 +12,9 @@ machine and recorded with the share of the CPUs other processes used meanwhile
   by `floor.py`'s figure; writes ``kernels.png``;
 - `scaling_section`: ``scaling.py`` per point (one warm-up epoch plus ``--scaling-reps``
   timed ones): width of hashed unigram + bigram input (``--widths``), batch size
-  (``--batch-sizes``), threads (``--thread-counts``, via the environment); writes
-  ``scaling.png``;
+  (``--batch-sizes``), threads (``--thread-counts``, via the environment), and
+  ``wide_floor.py`` at 2**14 and 2**20 columns (what fetching W1's and the velocity's rows
+  costs at least, against the 2x the issue asks); writes ``scaling.png``;
 - `oneoff_section`: ``oneoff.py`` twice per fresh ``NUMBA_CACHE_DIR`` (``--oneoff-runs``
   pairs): ``import nn``, first fit batch with JIT compile, then with the cache filled;
 - `checks_section`: the four targets of the issue from the sections before it; the peak
@@ -296,7 +297,67 @@ def measure_scaling(ctx):
             f"{record['epoch']['median']:.3f} s/epoch, val acc {record['val_accuracy_last']:.3f}"
         log(f"scaling {name:7s} width {width:>9s} batch {batch:4d} threads {threads}: "
             f"{status} (other CPU {record['foreign_cpu_share']:.0%})")
-    return {"points": points, "reps": args.scaling_reps, "order": args.scaling_order}
+    return {"points": points, "reps": args.scaling_reps, "order": args.scaling_order,
+            "floors": measure_width_floors(ctx)}
+
+
+FLOOR_WIDTHS = (2**14, 2**20)  # issue 8: the 2**20 epoch at most 2x the 2**14 one
+FLOOR_PASSES = ("forward", "update", "validation")
+
+
+def measure_width_floors(ctx):
+    """wide_floor.py at 2**14 and 2**20 columns (when the width curve has both): the time
+    the rows of W1 and of its velocity take to fetch, on 1 and 2 threads."""
+    args = ctx["args"]
+    if not set(FLOOR_WIDTHS) <= set(args.widths):
+        return []
+    floors = []
+    for features in FLOOR_WIDTHS:
+        cmd = python_cmd("wide_floor.py", "--data", ctx["data_path"], "--tokens",
+                         ctx["tokens_path"], "--features", features, "--order",
+                         args.scaling_order, "--seed", args.seed,
+                         "--reps", 1 + args.scaling_reps)
+        record = run_quiet(ctx, cmd, thread_env(args.threads), "width floor")
+        floors.append(record)
+        log(f"width floor {features:,}: " + (record.get("error") or ", ".join(
+            f"{k} {v * 1e3:.1f} ms" for k, v in record["seconds"].items())))
+    return floors
+
+
+def width_floor_markdown(data, width):
+    """The least time 2**20 columns add to an epoch, against what a 2x ratio allows."""
+    floors = [f for f in data.get("floors", []) if "seconds" in f]
+    by_width = {p["features"]: p["epoch"]["median"] for p in width}
+    if len(floors) != 2 or not set(FLOOR_WIDTHS) <= set(by_width):
+        return ""
+    narrow, wide = floors
+    threads = [t for t in narrow["threads"] if t in wide["threads"]]
+    rows = ["| pass | " + " | ".join(f"{w:,} cols, {t} thr (ms)" for t in threads
+                                      for w in FLOOR_WIDTHS) + " |",
+            "|" + "---|" * (1 + 2 * len(threads))]
+    added = {t: 0.0 for t in threads}
+    for name in FLOOR_PASSES:
+        cells = []
+        for t in threads:
+            a, b = narrow["seconds"][f"{name}/{t}"], wide["seconds"][f"{name}/{t}"]
+            cells += [f"{a * 1e3:.1f}", f"{b * 1e3:.1f}"]
+            added[t] += max(b - a, 0.0)
+        rows.append(f"| {name} | " + " | ".join(cells) + " |")
+    budget = by_width[2**14]  # a ratio of 2 allows one more 2**14 epoch
+    verdict = "; ".join(f"{t} thread(s): {added[t] * 1e3:.0f} ms, {added[t] / budget:.2f}× "
+                        f"the 2**14 epoch" for t in threads)
+    return (
+        "\n**What width costs at least** (`benchmarks/wide_floor.py`, best of "
+        f"{narrow.get('reps', '?')}): the same epoch's batches, with each pass reduced to "
+        "fetching the rows of W1 it must read (forward: every training nonzero's row; "
+        "validation: every validation nonzero's row) and the rows of W1 and of the RMSprop "
+        "velocity that every step must read and write (update: each batch's "
+        f"{wide['distinct_rows_per_batch']:,.0f} distinct rows at 2**20, "
+        f"{narrow['distinct_rows_per_batch']:,.0f} at 2**14), 16 rows prefetched ahead, "
+        "no other work.\n\n" + "\n".join(rows) +
+        "\n\nThe fetches 2**20 columns add (wide minus narrow, summed over the passes): "
+        f"{verdict}. A ratio of at most 2× leaves one 2**14 epoch "
+        f"({by_width[2**14] * 1e3:.0f} ms) for everything width adds.")
 
 
 def l3_bytes(ctx):
@@ -329,6 +390,9 @@ def scaling_markdown(data, ctx):
     if 2**14 in by_width and 2**20 in by_width:  # issue 8's target: at most 2x
         rows.append(f"\n2**20 columns vs 2**14: {by_width[2**20] / by_width[2**14]:.1f}× "
                     "the time per epoch.")
+        floor = width_floor_markdown(data, width)
+        if floor:
+            rows.append(floor)
     batch = ["| batch size | batches / epoch | s / epoch (median) | min | max | "
              "ms / training batch* |", "|" + "---|" * 6]
     for p in curve(data, "batch"):

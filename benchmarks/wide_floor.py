@@ -1,0 +1,156 @@
+"""The memory floor of a wide first layer's epoch: how long the rows of W1 and of its RMSprop
+velocity that an exact epoch must touch take to fetch on this machine, whatever the code.
+
+For one input width (``--features``), the benchmark's input (scaling.py: the reviews'
+unigrams + bigrams hashed into that many columns, renumbered by training document frequency
+unless ``--order hash``) is cut into the notebook's epoch: the 15,000 training rows in
+shuffled batches of ``--batch-size``, then the 10,000 validation rows. Three passes are timed,
+each as bare as a pass can be (best of ``--reps``, after a warm-up):
+
+- ``forward``: every training nonzero's row of W1 read (what the forward product must read);
+- ``update``: every distinct row of each training batch, its row of W1 and its row of the
+  velocity read and written (what any RMSprop step must touch: a row with a nonzero gradient
+  changes both);
+- ``validation``: every validation nonzero's row of W1 read.
+
+Each pass asks for its rows 16 rows ahead (software prefetch, as nn's kernels do) and does one
+add per float, so it is bound by fetching rows, not by arithmetic. It runs on 1 thread and on 2
+(the nonzeros or rows cut in halves). Indices, batches and distinct rows are made before the
+timing. Prints one JSON line: seconds per epoch of each pass, per thread count.
+
+    python benchmarks/wide_floor.py --data DATA.npz --tokens TOKENS.npz --features 1048576
+
+Subtracting the floor at a narrow width (2**14 columns: W1 and velocity are 1 MB each and stay
+in cache) from the floor at a wide one gives the least time the wide epoch must add for its
+width: the scaling section compares it with nn's epoch at the narrow width.
+"""
+
+import json
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE / "peers"))
+import common  # noqa: E402  (standard library only: must run before numpy loads)
+
+UNITS = 16
+AHEAD = 16
+
+
+def add_options(parser):
+    import scaling
+
+    scaling.add_options(parser)
+    parser.add_argument("--reps", type=int, default=5, help="timed repetitions of each pass")
+
+
+def build_kernels():
+    import numpy as np
+    from numba import njit, prange
+
+    from nn.kernels._common import _u
+    from nn.kernels._vector import _add1, _prefetch, _rmsprop16
+
+    @njit(cache=True)
+    def read_rows(indices, w, k0, k1):
+        """Sum of the rows indices[k0:k1] of w: one 16-float vector add per row, into four
+        accumulators in turn (no add waits for the one before)."""
+        acc = np.zeros(4 * UNITS, w.dtype)
+        flat = w.reshape(-1)
+        for k in range(k0, k1):
+            if k + AHEAD < k1:
+                _prefetch(flat, _u(indices[k + AHEAD]) * _u(UNITS))
+            _add1(acc, _u(k & 3) * _u(UNITS), flat, _u(indices[k]) * _u(UNITS))
+        return acc.sum()
+
+    @njit(cache=True)
+    def touch_rows(rows, w, v, s0, s1):
+        """Read and write the rows rows[s0:s1] of w and of v: RMSprop's step with a zero
+        gradient (16-float vectors; the values do not change)."""
+        wf, vf, g = w.reshape(-1), v.reshape(-1), np.zeros(UNITS, w.dtype)
+        one, zero, eps = w.dtype.type(1), w.dtype.type(0), w.dtype.type(1e-7)
+        for s in range(s0, s1):
+            if s + AHEAD < s1:
+                _prefetch(wf, _u(rows[s + AHEAD]) * _u(UNITS))
+                _prefetch(vf, _u(rows[s + AHEAD]) * _u(UNITS))
+            o = _u(rows[s]) * _u(UNITS)
+            _rmsprop16(wf, o, g, 0, vf, o, zero, one, zero, eps)
+
+    @njit(parallel=True, cache=True)
+    def read_rows_2(indices, w):
+        total = np.zeros(2, w.dtype)
+        n = indices.size
+        for p in prange(2):
+            total[p] = read_rows(indices, w, p * n // 2, (p + 1) * n // 2)
+        return total.sum()
+
+    @njit(parallel=True, cache=True)
+    def touch_rows_2(rows, w, v):
+        n = rows.size
+        for p in prange(2):
+            touch_rows(rows, w, v, p * n // 2, (p + 1) * n // 2)
+
+    def read(threads, indices, w):
+        return read_rows(indices, w, 0, indices.size) if threads == 1 else read_rows_2(indices, w)
+
+    def touch(threads, rows, w, v):
+        if threads == 1:
+            touch_rows(rows, w, v, 0, rows.size)
+        else:
+            touch_rows_2(rows, w, v)
+
+    return read, touch
+
+
+def main():
+    args = common.parse_args(__doc__.split("\n\n")[0], add_options)
+    if not args.tokens:
+        sys.exit("--features needs --tokens TOKENS.npz")
+    sys.path.insert(0, str(HERE))
+    sys.path.insert(0, str(HERE.parent))  # this tree's nn, not an installed copy
+    import numba
+    import numpy as np
+    import scaling
+
+    from nn.kernels import zeros_aligned
+
+    x, _, source = scaling.load_input(args)
+    n = common.N_VALIDATION
+    x_val, x_train = x[:n], x[n:]
+    order = np.random.default_rng(args.seed).permutation(x_train.shape[0])
+    batches = [x_train.take(order[s:s + args.batch_size])
+               for s in range(0, x_train.shape[0], args.batch_size)]
+    forward = [np.asarray(b.indices, np.int64) for b in batches]
+    update = [np.unique(idx) for idx in forward]
+    validation = np.asarray(x_val.indices, np.int64)
+    w = zeros_aligned((x.shape[1], UNITS), np.float32)
+    v = zeros_aligned((x.shape[1], UNITS), np.float32)
+    w += np.float32(1e-3)
+    read, touch = build_kernels()
+
+    passes = {
+        "forward": lambda t: [read(t, idx, w) for idx in forward],
+        "update": lambda t: [touch(t, rows, w, v) for rows in update],
+        "validation": lambda t: read(t, validation, w),
+    }
+    seconds = {}
+    threads = sorted({1, min(2, numba.get_num_threads())})
+    for t in threads:
+        for name, run in passes.items():
+            run(t)  # warm-up: compile, page in
+            best = float("inf")
+            for _ in range(args.reps):
+                start = time.perf_counter()
+                run(t)
+                best = min(best, time.perf_counter() - start)
+            seconds[f"{name}/{t}"] = best
+    print(json.dumps({
+        "features": x.shape[1], "batch_size": args.batch_size, "input": source,
+        "order": args.order, "threads": threads, "reps": args.reps, "seconds": seconds,
+        "train_nnz": int(x_train.nnz), "val_nnz": int(x_val.nnz),
+        "distinct_rows_per_batch": float(np.mean([r.size for r in update]))}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
