@@ -343,6 +343,10 @@ def width_floor_markdown(data, width):
             cells += [f"{a * 1e3:.1f}", f"{b * 1e3:.1f}"]
             added[t] += max(b - a, 0.0)
         rows.append(f"| {name} | " + " | ".join(cells) + " |")
+    if all("update_interleaved/1" in f["seconds"] for f in floors):  # not in the sum
+        rows.append("| (update, rows of W1 beside the velocity's) | " + " | ".join(
+            f"{f['seconds'][f'update_interleaved/{t}'] * 1e3:.1f}" for t in threads
+            for f in floors) + " |")
     budget = by_width[2**14]  # a ratio of 2 allows one more 2**14 epoch
     verdict = "; ".join(f"{t} thread(s): {added[t] * 1e3:.0f} ms, {added[t] / budget:.2f}× "
                         f"the 2**14 epoch" for t in threads)
@@ -355,7 +359,8 @@ def width_floor_markdown(data, width):
         f"{wide['distinct_rows_per_batch']:,.0f} distinct rows at 2**20, "
         f"{narrow['distinct_rows_per_batch']:,.0f} at 2**14), 16 rows prefetched ahead, "
         "no other work.\n\n" + "\n".join(rows) +
-        "\n\nThe fetches 2**20 columns add (wide minus narrow, summed over the passes): "
+        "\n\nThe fetches 2**20 columns add (wide minus narrow, summed over the three passes "
+        "nn's layout needs): "
         f"{verdict}. A ratio of at most 2× leaves one 2**14 epoch "
         f"({by_width[2**14] * 1e3:.0f} ms) for everything width adds.")
 

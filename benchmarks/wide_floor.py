@@ -11,6 +11,9 @@ each as bare as a pass can be (best of ``--reps``, after a warm-up):
 - ``update``: every distinct row of each training batch, its row of W1 and its row of the
   velocity read and written (what any RMSprop step must touch: a row with a nonzero gradient
   changes both);
+- ``update_interleaved``: the same with each row of W1 stored beside its row of the velocity
+  (one 128-byte block per row instead of two 64-byte lines far apart: a layout nn does not
+  use, timed to show what it would save);
 - ``validation``: every validation nonzero's row of W1 read.
 
 Each pass asks for its rows 16 rows ahead (software prefetch, as nn's kernels do) and does one
@@ -65,17 +68,18 @@ def build_kernels():
         return acc.sum()
 
     @njit(cache=True)
-    def touch_rows(rows, w, v, s0, s1):
-        """Read and write the rows rows[s0:s1] of w and of v: RMSprop's step with a zero
+    def touch_rows(rows, wf, vf, stride, v_at, s0, s1):
+        """Read and write the rows rows[s0:s1] of W1 and of the velocity, row j of each at
+        ``wf[j * stride:]`` and ``vf[j * stride + v_at:]``: RMSprop's step with a zero
         gradient (16-float vectors; the values do not change)."""
-        wf, vf, g = w.reshape(-1), v.reshape(-1), np.zeros(UNITS, w.dtype)
-        one, zero, eps = w.dtype.type(1), w.dtype.type(0), w.dtype.type(1e-7)
+        g = np.zeros(UNITS, wf.dtype)
+        one, zero, eps = wf.dtype.type(1), wf.dtype.type(0), wf.dtype.type(1e-7)
         for s in range(s0, s1):
             if s + AHEAD < s1:
-                _prefetch(wf, _u(rows[s + AHEAD]) * _u(UNITS))
-                _prefetch(vf, _u(rows[s + AHEAD]) * _u(UNITS))
-            o = _u(rows[s]) * _u(UNITS)
-            _rmsprop16(wf, o, g, 0, vf, o, zero, one, zero, eps)
+                _prefetch(wf, _u(rows[s + AHEAD]) * _u(stride))
+                _prefetch(vf, _u(rows[s + AHEAD]) * _u(stride) + _u(v_at))
+            o = _u(rows[s]) * _u(stride)
+            _rmsprop16(wf, o, g, 0, vf, o + _u(v_at), zero, one, zero, eps)
 
     @njit(parallel=True, cache=True)
     def read_rows_2(indices, w):
@@ -86,19 +90,22 @@ def build_kernels():
         return total.sum()
 
     @njit(parallel=True, cache=True)
-    def touch_rows_2(rows, w, v):
+    def touch_rows_2(rows, wf, vf, stride, v_at):
         n = rows.size
         for p in prange(2):
-            touch_rows(rows, w, v, p * n // 2, (p + 1) * n // 2)
+            touch_rows(rows, wf, vf, stride, v_at, p * n // 2, (p + 1) * n // 2)
 
     def read(threads, indices, w):
         return read_rows(indices, w, 0, indices.size) if threads == 1 else read_rows_2(indices, w)
 
     def touch(threads, rows, w, v):
+        """``v`` None: W1's rows interleaved with the velocity's in ``w`` (n, 2 * UNITS)."""
+        wf = w.reshape(-1)
+        vf, stride, v_at = (wf, 2 * UNITS, UNITS) if v is None else (v.reshape(-1), UNITS, 0)
         if threads == 1:
-            touch_rows(rows, w, v, 0, rows.size)
+            touch_rows(rows, wf, vf, stride, v_at, 0, rows.size)
         else:
-            touch_rows_2(rows, w, v)
+            touch_rows_2(rows, wf, vf, stride, v_at)
 
     return read, touch
 
@@ -127,11 +134,14 @@ def main():
     w = zeros_aligned((x.shape[1], UNITS), np.float32)
     v = zeros_aligned((x.shape[1], UNITS), np.float32)
     w += np.float32(1e-3)
+    wv = zeros_aligned((x.shape[1], 2 * UNITS), np.float32)  # W1 row j, then velocity row j
+    wv[:, :UNITS] = w
     read, touch = build_kernels()
 
     passes = {
         "forward": lambda t: [read(t, idx, w) for idx in forward],
         "update": lambda t: [touch(t, rows, w, v) for rows in update],
+        "update_interleaved": lambda t: [touch(t, rows, wv, None) for rows in update],
         "validation": lambda t: read(t, validation, w),
     }
     seconds = {}
