@@ -4,7 +4,7 @@ velocity that an exact epoch must touch take to fetch on this machine, whatever 
 For one input width (``--features``), the benchmark's input (scaling.py: the reviews'
 unigrams + bigrams hashed into that many columns, renumbered by training document frequency
 unless ``--order hash``) is cut into the notebook's epoch: the 15,000 training rows in
-shuffled batches of ``--batch-size``, then the 10,000 validation rows. Three passes are timed,
+shuffled batches of ``--batch-size``, then the 10,000 validation rows. Four passes are timed,
 each as bare as a pass can be (best of ``--reps``, after a warm-up):
 
 - ``forward``: every training nonzero's row of W1 read (what the forward product must read);
@@ -112,7 +112,7 @@ def build_kernels():
 
 def main():
     args = common.parse_args(__doc__.split("\n\n")[0], add_options)
-    if not args.tokens:
+    if args.features and not args.tokens:
         sys.exit("--features needs --tokens TOKENS.npz")
     sys.path.insert(0, str(HERE))
     sys.path.insert(0, str(HERE.parent))  # this tree's nn, not an installed copy
