@@ -324,10 +324,10 @@ def measure_width_floors(ctx):
     return floors
 
 
-def width_floor_markdown(data, width):
-    """The least time 2**20 columns add to an epoch, against what a 2x ratio allows."""
+def width_floor_markdown(data, by_width):
+    """The least time 2**20 columns add to an epoch, against what a 2x ratio allows
+    (``by_width``: median seconds per epoch of the width curve, by input width)."""
     floors = [f for f in data.get("floors", []) if "seconds" in f]
-    by_width = {p["features"]: p["epoch"]["median"] for p in width}
     if len(floors) != 2 or not set(FLOOR_WIDTHS) <= set(by_width):
         return ""
     narrow, wide = floors
@@ -395,7 +395,7 @@ def scaling_markdown(data, ctx):
     if 2**14 in by_width and 2**20 in by_width:  # issue 8's target: at most 2x
         rows.append(f"\n2**20 columns vs 2**14: {by_width[2**20] / by_width[2**14]:.1f}× "
                     "the time per epoch.")
-        floor = width_floor_markdown(data, width)
+        floor = width_floor_markdown(data, by_width)
         if floor:
             rows.append(floor)
     batch = ["| batch size | batches / epoch | s / epoch (median) | min | max | "

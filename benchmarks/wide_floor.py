@@ -30,7 +30,6 @@ width: the scaling section compares it with nn's epoch at the narrow width.
 
 import json
 import sys
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -119,6 +118,7 @@ def main():
     import numba
     import numpy as np
     import scaling
+    from floor import best_seconds
 
     from nn.kernels import zeros_aligned
 
@@ -147,14 +147,8 @@ def main():
     seconds = {}
     threads = sorted({1, min(2, numba.get_num_threads())})
     for t in threads:
-        for name, run in passes.items():
-            run(t)  # warm-up: compile, page in
-            best = float("inf")
-            for _ in range(args.reps):
-                start = time.perf_counter()
-                run(t)
-                best = min(best, time.perf_counter() - start)
-            seconds[f"{name}/{t}"] = best
+        for name, run in passes.items():  # best_seconds warms up first: compile, page in
+            seconds[f"{name}/{t}"] = best_seconds(lambda: run(t), args.reps)
     print(json.dumps({
         "features": x.shape[1], "batch_size": args.batch_size, "input": source,
         "order": args.order, "threads": threads, "reps": args.reps, "seconds": seconds,
