@@ -31,12 +31,6 @@ def binary_crossentropy(y, p, epsilon):
     return -_bce_sum(y.reshape(-1), p.reshape(-1), epsilon) / max(p.size, 1)
 
 
-def binary_crossentropy_reference(y, p, epsilon):
-    """NumPy twin of `binary_crossentropy`."""
-    q = np.clip(p, epsilon, 1 - epsilon)
-    return float(-np.mean(y * np.log(q) + (1 - y) * np.log(1 - q)))
-
-
 @njit(cache=True)
 def binary_accuracy(y, p, threshold):
     """Per sample, the fraction of outputs with ``(p > threshold) == y``: shape
@@ -49,11 +43,6 @@ def binary_accuracy(y, p, threshold):
             hits += (1.0 if p[i, j] > threshold else 0.0) == y[i, j]
         out[i] = hits / units
     return out
-
-
-def binary_accuracy_reference(y, p, threshold):
-    """NumPy twin of `binary_accuracy`."""
-    return np.mean((p > threshold) == y, axis=-1)
 
 
 def accepts(y, p):

@@ -8,23 +8,23 @@ import functools
 import numpy as np
 from numba import njit, prange
 
-from ._common import _AHEAD, _BLOCK, _threads_for, _u
+from ._common import PREFETCH_DISTANCE, SIMD_WIDTH, _threads_for, _unsigned
 from ._vector import _prefetch, _rmsprop16, _rmsprop16_decayed
 
 @njit(cache=True)
 def _rmsprop_dense(w1, g1, v1, consts, k0, k1):
     """The RMSprop step on elements [k0, k1) of flat w, g, v: 16 at a time in vector code."""
     lr, r, one_minus_r, eps = consts[0], consts[1], consts[2], consts[3]
-    k = _u(k0)
-    while k + _u(_BLOCK) <= _u(k1):
+    k = _unsigned(k0)
+    while k + _unsigned(SIMD_WIDTH) <= _unsigned(k1):
         _rmsprop16(w1, k, g1, k, v1, k, lr, r, one_minus_r, eps)
-        k += _u(_BLOCK)
-    while k < _u(k1):
+        k += _unsigned(SIMD_WIDTH)
+    while k < _unsigned(k1):
         gk = g1[k]
         vk = r * v1[k] + one_minus_r * (gk * gk)
         v1[k] = vk
         w1[k] -= (lr * gk) / np.sqrt(vk + eps)
-        k += _u(1)
+        k += _unsigned(1)
 
 
 @njit(cache=True)
@@ -68,15 +68,6 @@ def rmsprop_update(w, g, v, learning_rate, rho, epsilon):
         _rmsprop_parallel(w, g, v, consts, 4 * threads)
 
 
-def rmsprop_update_reference(w, g, v, learning_rate, rho, epsilon):
-    """NumPy twin of `rmsprop_update` (in place)."""
-    dt = w.dtype.type
-    lr, r, one_minus_r, eps = dt(learning_rate), dt(rho), dt(1.0 - rho), dt(epsilon)
-    v *= r
-    v += one_minus_r * (g * g)
-    w -= (lr * g) / np.sqrt(v + eps)
-
-
 @njit(cache=True)
 def _power(x, n):
     """x ** n for a float64 x and an integer n >= 0, by repeated squaring (deterministic)."""
@@ -104,17 +95,17 @@ def _decay_table(consts):
 @njit(cache=True)
 def _rmsprop_rows(w, v, v_step, rows, g_rows, step, consts):
     """The lazy step on ``rows``. A wide layer's rows are far apart in memory, so the time
-    goes to fetching them: each row's ``w``, ``v`` and ``v_step`` are asked for `_AHEAD`
+    goes to fetching them: each row's ``w``, ``v`` and ``v_step`` are asked for `PREFETCH_DISTANCE`
     rows early, and the decay is folded into the step (``v * f``, with f = 1 for a row
     that missed nothing: exact) instead of a pass of its own over the row."""
     lr, r, one_minus_r, eps = consts[0], consts[1], consts[2], consts[3]
     table = _decay_table(consts)
     decay = np.empty(1, w.dtype)  # rho ** skipped beyond the table, rounded to the dtype
-    units = _u(w.shape[1])
+    units = _unsigned(w.shape[1])
     w1, v1, g1 = w.reshape(-1), v.reshape(-1), g_rows.reshape(-1)
     for s in range(rows.size):
-        if s + _AHEAD < rows.size:
-            ahead = _u(rows[s + _AHEAD])
+        if s + PREFETCH_DISTANCE < rows.size:
+            ahead = _unsigned(rows[s + PREFETCH_DISTANCE])
             _prefetch(v_step, ahead)
             _prefetch(w1, ahead * units)
             _prefetch(v1, ahead * units)
@@ -126,17 +117,17 @@ def _rmsprop_rows(w, v, v_step, rows, g_rows, step, consts):
         else:
             decay[0] = _power(np.float64(r), skipped)
             f = decay[0]
-        o, og = _u(j) * units, _u(s) * units
-        c = _u(0)
-        while c + _u(_BLOCK) <= units:
+        o, og = _unsigned(j) * units, _unsigned(s) * units
+        c = _unsigned(0)
+        while c + _unsigned(SIMD_WIDTH) <= units:
             _rmsprop16_decayed(w1, o + c, g1, og + c, v1, o + c, f, lr, r, one_minus_r, eps)
-            c += _u(_BLOCK)
+            c += _unsigned(SIMD_WIDTH)
         while c < units:
             gk = g1[og + c]
             vk = r * (v1[o + c] * f) + one_minus_r * (gk * gk)
             v1[o + c] = vk
             w1[o + c] -= (lr * gk) / np.sqrt(vk + eps)
-            c += _u(1)
+            c += _unsigned(1)
 
 
 _ROWS_BLOCK = 1024  # rows of a lazy step that one thread takes at a time
@@ -186,22 +177,9 @@ def rmsprop_update_rows(w, v, v_step, rows, g_rows, step, learning_rate, rho, ep
         _rmsprop_rows_parallel(w, v, v_step, rows, g_rows, step, consts, threads)
 
 
-def rmsprop_update_rows_reference(w, v, v_step, rows, g_rows, step, learning_rate, rho,
-                                  epsilon):
-    """NumPy twin of `rmsprop_update_rows` (in place; ``rho ** k`` by ``np.power``)."""
-    dt = w.dtype.type
-    lr, r, one_minus_r, eps = dt(learning_rate), dt(rho), dt(1.0 - rho), dt(epsilon)
-    decay = np.power(np.float64(r), (step - v_step[rows]).astype(np.float64)).astype(w.dtype)
-    vr = v[rows] * decay[:, None]
-    vr = r * vr + one_minus_r * (g_rows * g_rows)
-    v[rows] = vr
-    w[rows] -= (lr * g_rows) / np.sqrt(vr + eps)
-    v_step[rows] = step + 1
-
-
 @njit(cache=True)
 def _rmsprop_catch_up(v, v_step, step, r):
-    units = _u(v.shape[1])
+    units = _unsigned(v.shape[1])
     v1 = v.reshape(-1)
     decay = np.empty(1, v.dtype)
     for j in range(v.shape[0]):
@@ -209,7 +187,7 @@ def _rmsprop_catch_up(v, v_step, step, r):
         if skipped > 0:
             decay[0] = _power(np.float64(r), skipped)
             f = decay[0]
-            o = _u(j) * units
+            o = _unsigned(j) * units
             for u in range(units):
                 v1[o + u] *= f
             v_step[j] = step
@@ -219,11 +197,3 @@ def rmsprop_catch_up(v, v_step, step, rho):
     """Apply to every row of ``v`` the decay it owes for the steps before ``step``, as
     `rmsprop_update_rows` would when the row is next touched; ``v_step`` becomes ``step``."""
     _rmsprop_catch_up(v, v_step, step, v.dtype.type(rho))
-
-
-def rmsprop_catch_up_reference(v, v_step, step, rho):
-    """NumPy twin of `rmsprop_catch_up` (in place)."""
-    r = np.float64(v.dtype.type(rho))
-    skipped = np.maximum(step - v_step, 0).astype(np.float64)
-    v *= np.power(r, skipped).astype(v.dtype)[:, None]
-    np.maximum(v_step, step, out=v_step)

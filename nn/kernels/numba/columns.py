@@ -65,8 +65,20 @@ def _renumber(indptr, indices, data, carry, columns, out_indptr, out_indices, ou
                        out_data, n_bits, p * n_rows // n_parts, (p + 1) * n_rows // n_parts)
 
 
-def _renumber_csr(indptr, indices, data, columns):
-    """The shared wrapper: count, allocate, fill and sort. ``data`` None: multi-hot."""
+def csr_renumber_columns(indptr, indices, data, columns):
+    """A CSR with column ``j`` renamed ``columns[j]`` (dropped where negative), each row
+    sorted again; ``data`` (float32 or float64, or None for multi-hot) moves with its
+    columns, and equal columns keep their order.
+
+    Parameters
+    ----------
+    indptr : int64 (n_rows + 1,);  indices : int32 (nnz,), in [0, n_cols)
+    data : (nnz,) or None;  columns : int32 (n_cols,), the new column of each, or -1 to drop
+
+    Returns
+    -------
+    indptr : int64 (n_rows + 1,);  indices : int32 (kept,), each row sorted;  data or None
+    """
     threads = numba.get_num_threads()
     n_parts = 1 if threads == 1 else 8 * threads  # rows differ in length: several per thread
     counts = _kept_per_row(indptr, indices, columns)
@@ -78,50 +90,4 @@ def _renumber_csr(indptr, indices, data, columns):
     n_bits = max(0, int(columns.max(initial=0))).bit_length()  # keys < 2**n_bits
     _renumber(indptr, indices, out_data if data is None else data, carry, columns, out_indptr,
               out_indices, out_data, n_bits, n_parts)
-    return out_indptr, out_indices, out_data
-
-
-def csr_renumber_columns(indptr, indices, columns):
-    """A multi-hot CSR with column ``j`` renamed ``columns[j]`` (dropped where negative),
-    each row sorted again.
-
-    Parameters
-    ----------
-    indptr : int64 (n_rows + 1,);  indices : int32 (nnz,), in [0, n_cols)
-    columns : int32 (n_cols,), the new column of each column, or -1 to drop it
-
-    Returns
-    -------
-    indptr : int64 (n_rows + 1,);  indices : int32 (kept,), each row sorted
-    """
-    out_indptr, out_indices, _ = _renumber_csr(indptr, indices, None, columns)
-    return out_indptr, out_indices
-
-
-def csr_renumber_columns_data(indptr, indices, data, columns):
-    """`csr_renumber_columns` with values: ``data`` (float32 or float64, (nnz,)) moves with
-    its columns; equal columns keep their order. Returns ``(indptr, indices, data)``."""
-    return _renumber_csr(indptr, indices, data, columns)
-
-
-def csr_renumber_columns_reference(indptr, indices, columns):
-    """NumPy twin of `csr_renumber_columns`."""
-    out_indptr, out_indices, _ = _renumber_reference(indptr, indices, None, columns)
-    return out_indptr, out_indices
-
-
-def csr_renumber_columns_data_reference(indptr, indices, data, columns):
-    """NumPy twin of `csr_renumber_columns_data`."""
-    return _renumber_reference(indptr, indices, data, columns)
-
-
-def _renumber_reference(indptr, indices, data, columns):
-    rows = np.repeat(np.arange(indptr.size - 1, dtype=np.int64), np.diff(indptr))
-    new = columns[indices].astype(np.int64)
-    keep = new >= 0
-    rows, new = rows[keep], new[keep]
-    order = np.lexsort((new, rows))  # stable: equal columns keep their order
-    out_indptr = np.zeros(indptr.size, np.int64)
-    np.cumsum(np.bincount(rows, minlength=indptr.size - 1), out=out_indptr[1:])
-    out_data = np.empty(0, np.float32) if data is None else data[keep][order]
-    return out_indptr, new[order].astype(np.int32), out_data
+    return out_indptr, out_indices, out_data if carry else None

@@ -6,7 +6,9 @@ Design notes are in the package docstring (`nn.kernels`).
 import numpy as np
 from numba import njit, prange
 
-from ._common import _BLOCK, _threads_for, _u
+from ._common import _threads_for, _unsigned
+
+_WORK_PER_VALUE = 16  # a copied value weighs as much as one nonzero of a 16-unit layer
 
 @njit(cache=True)
 def _gathered_indptr(indptr, rows):
@@ -20,8 +22,8 @@ def _gathered_indptr(indptr, rows):
 @njit(cache=True)
 def _gather_part(indptr, values, rows, new_indptr, out, r0, r1):
     for r in range(r0, r1):
-        src, dst = _u(indptr[rows[r]]), _u(new_indptr[r])
-        for k in range(_u(new_indptr[r + 1]) - dst):
+        src, dst = _unsigned(indptr[rows[r]]), _unsigned(new_indptr[r])
+        for k in range(_unsigned(new_indptr[r + 1]) - dst):
             out[dst + k] = values[src + k]
 
 
@@ -44,40 +46,15 @@ def _gather_parallel(indptr, values, rows, new_indptr, n_parts):
 
 def _gather(indptr, values, rows, new_indptr):
     """``values`` (indices or data) of the CSR rows ``rows``, laid out by ``new_indptr``."""
-    threads = _threads_for(int(new_indptr[-1]) * _BLOCK)
+    threads = _threads_for(int(new_indptr[-1]) * _WORK_PER_VALUE)
     if threads == 1:
         return _gather_serial(indptr, values, rows, new_indptr)
     return _gather_parallel(indptr, values, rows, new_indptr, 4 * threads)
 
 
-def gather_rows(indptr, indices, rows):
-    """The CSR rows ``rows`` (int64, each in [0, n_rows)) as (new_indptr, new_indices)."""
+def gather_rows(indptr, indices, data, rows):
+    """The CSR rows ``rows`` (int64, each in [0, n_rows)), in that order: (new_indptr,
+    new_indices, new_data), ``new_data`` None when ``data`` is None (multi-hot)."""
     new_indptr = _gathered_indptr(indptr, rows)
-    return new_indptr, _gather(indptr, indices, rows, new_indptr)
-
-
-def _gather_positions(indptr, rows):
-    lengths = (indptr[1:] - indptr[:-1])[rows]
-    new_indptr = np.zeros(rows.size + 1, np.int64)
-    np.cumsum(lengths, out=new_indptr[1:])
-    positions = np.repeat(indptr[rows] - new_indptr[:-1], lengths) + np.arange(new_indptr[-1])
-    return new_indptr, positions
-
-
-def gather_rows_reference(indptr, indices, rows):
-    """NumPy twin of `gather_rows`."""
-    new_indptr, positions = _gather_positions(indptr, rows)
-    return new_indptr, indices[positions]
-
-
-def gather_rows_data(indptr, indices, data, rows):
-    """As `gather_rows`, also gathering ``data``: (new_indptr, new_indices, new_data)."""
-    new_indptr = _gathered_indptr(indptr, rows)
-    return (new_indptr, _gather(indptr, indices, rows, new_indptr),
-            _gather(indptr, data, rows, new_indptr))
-
-
-def gather_rows_data_reference(indptr, indices, data, rows):
-    """NumPy twin of `gather_rows_data`."""
-    new_indptr, positions = _gather_positions(indptr, rows)
-    return new_indptr, indices[positions], data[positions]
+    new_data = None if data is None else _gather(indptr, data, rows, new_indptr)
+    return new_indptr, _gather(indptr, indices, rows, new_indptr), new_data

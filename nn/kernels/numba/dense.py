@@ -18,7 +18,7 @@ Design notes are in the package docstring (`nn.kernels`).
 import numpy as np
 from numba import njit
 
-from ._common import _BLOCK, _u
+from ._common import SIMD_WIDTH, _unsigned
 from ._vector import _axpy1, _axpy4
 
 LINEAR, RELU, SIGMOID, TANH = 0, 1, 2, 3
@@ -32,20 +32,20 @@ def _matmul_add(C, R, out):
     m, K = C.shape
     u = R.shape[1]
     Rf, Of = R.reshape(-1), out.reshape(-1)
-    blocks = u - u % _BLOCK
-    U = _u(u)
+    blocks = u - u % SIMD_WIDTH
+    U = _unsigned(u)
     for i in range(m):
-        oi = _u(i) * U
-        for j in range(0, blocks, _BLOCK):
-            J = _u(j)
+        oi = _unsigned(i) * U
+        for j in range(0, blocks, SIMD_WIDTH):
+            J = _unsigned(j)
             k = 0
             while k + 4 <= K:
-                o = _u(k) * U + J
+                o = _unsigned(k) * U + J
                 _axpy4(Of, oi + J, Rf, o, o + U, o + U + U, o + U + U + U,
                        C[i, k], C[i, k + 1], C[i, k + 2], C[i, k + 3])
                 k += 4
             while k < K:
-                _axpy1(Of, oi + J, Rf, _u(k) * U + J, C[i, k])
+                _axpy1(Of, oi + J, Rf, _unsigned(k) * U + J, C[i, k])
                 k += 1
         for j in range(blocks, u):
             s = out[i, j]
@@ -124,12 +124,6 @@ def activation_backward(a, da, act):
     return dz, _column_sums(dz)
 
 
-def activation_backward_reference(a, da, act):
-    """NumPy twin of `activation_backward`."""
-    dz = _activation_grad_reference(a, da, act)
-    return dz, dz.sum(axis=0)
-
-
 @njit(cache=True)
 def dense_forward(x, W, b, act):
     """a = f(x @ W + b) for a dense batch ``x`` (n_samples, n_features), ``W`` (n_features,
@@ -141,11 +135,6 @@ def dense_forward(x, W, b, act):
     _matmul_add(x, W, z)
     _activate(z.reshape(-1), act)
     return z
-
-
-def dense_forward_reference(x, W, b, act):
-    """NumPy twin of `dense_forward`."""
-    return _activate_reference(x @ W + b, act)
 
 
 @njit(cache=True)
@@ -162,31 +151,3 @@ def dense_backward(x, a, da, W, act, need_dx):
     else:
         dx = np.zeros((0, x.shape[1]), W.dtype)
     return dW, _column_sums(dz), dx
-
-
-def dense_backward_reference(x, a, da, W, act, need_dx):
-    """NumPy twin of `dense_backward`."""
-    dz = _activation_grad_reference(a, da, act)
-    dx = dz @ W.T if need_dx else np.zeros((0, x.shape[1]), W.dtype)
-    return x.T @ dz, dz.sum(axis=0), dx
-
-
-def _activate_reference(z, act):
-    if act == RELU:
-        return np.maximum(z, 0)
-    if act == SIGMOID:
-        e = np.exp(-np.abs(z))
-        return np.where(z >= 0, 1 / (1 + e), e / (1 + e)).astype(z.dtype, copy=False)
-    if act == TANH:
-        return np.tanh(z)
-    return z
-
-
-def _activation_grad_reference(a, da, act):
-    if act == RELU:
-        return np.where(a > 0, da, np.zeros((), da.dtype))
-    if act == SIGMOID:
-        return da * a * (1 - a)
-    if act == TANH:
-        return da * (1 - a * a)
-    return da

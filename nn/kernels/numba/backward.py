@@ -6,7 +6,8 @@ Design notes are in the package docstring (`nn.kernels`).
 import numpy as np
 from numba import njit, prange
 
-from ._common import _AHEAD, _BLOCK, _threads_for, _u, empty_aligned, zeros_aligned
+from ...memory import empty_aligned, zeros_aligned
+from ._common import PREFETCH_DISTANCE, SIMD_WIDTH, _threads_for, _unsigned
 from ._vector import _add1, _axpy1, _prefetch
 
 @njit(cache=True)
@@ -58,10 +59,10 @@ def _lower_bound(a, lo, hi, x):
 @njit(cache=True)
 def _popcount(x):
     """Set bits of a uint64 (SWAR; LLVM turns it into one popcnt)."""
-    x = x - ((x >> _u(1)) & _u(0x5555555555555555))
-    x = (x & _u(0x3333333333333333)) + ((x >> _u(2)) & _u(0x3333333333333333))
-    x = (x + (x >> _u(4))) & _u(0x0F0F0F0F0F0F0F0F)
-    return (x * _u(0x0101010101010101)) >> _u(56)
+    x = x - ((x >> _unsigned(1)) & _unsigned(0x5555555555555555))
+    x = (x & _unsigned(0x3333333333333333)) + ((x >> _unsigned(2)) & _unsigned(0x3333333333333333))
+    x = (x + (x >> _unsigned(4))) & _unsigned(0x0F0F0F0F0F0F0F0F)
+    return (x * _unsigned(0x0101010101010101)) >> _unsigned(56)
 
 
 @njit(cache=True)
@@ -75,10 +76,10 @@ def _distinct_columns(indices, n_features):
     n_words = (n_features + 63) >> 6
     bits = np.zeros(n_words, np.uint64)
     for k in range(indices.size):
-        j = _u(indices[k])
-        bits[j >> _u(6)] |= _u(1) << (j & _u(63))
+        j = _unsigned(indices[k])
+        bits[j >> _unsigned(6)] |= _unsigned(1) << (j & _unsigned(63))
     below = np.empty(n_words, np.uint64)
-    n_cols = _u(0)
+    n_cols = _unsigned(0)
     for w in range(n_words):
         below[w] = n_cols
         n_cols += _popcount(bits[w])
@@ -86,9 +87,9 @@ def _distinct_columns(indices, n_features):
     r = 0
     for w in range(n_words):
         x = bits[w]
-        while x != _u(0):
-            low = x & (~x + _u(1))  # lowest set bit; its index is popcount(low - 1)
-            rows[r] = np.int32(_u(w) * _u(64) + _popcount(low - _u(1)))
+        while x != _unsigned(0):
+            low = x & (~x + _unsigned(1))  # lowest set bit; its index is popcount(low - 1)
+            rows[r] = np.int32(_unsigned(w) * _unsigned(64) + _popcount(low - _unsigned(1)))
             r += 1
             x ^= low
     return rows, bits, below
@@ -99,20 +100,20 @@ def _column_ranks(indices, bits, below, rank, k0, k1):
     """rank[k] = the rank of column indices[k] among the distinct columns, for k0 <= k < k1.
     A pass of its own: no load in it waits for a store, so the CPU overlaps many."""
     for k in range(k0, k1):
-        j = _u(indices[k])
-        w = j >> _u(6)
-        rank[k] = np.uint32(below[w] + _popcount(bits[w] & ((_u(1) << (j & _u(63))) - _u(1))))
+        j = _unsigned(indices[k])
+        w = j >> _unsigned(6)
+        rank[k] = np.uint32(below[w] + _popcount(bits[w] & ((_unsigned(1) << (j & _unsigned(63))) - _unsigned(1))))
 
 
 @njit(cache=True)
 def _add_delta(out_f, o, delta_f, di, units, data, k):
     """out_f[o : o + units] += delta_f[di : di + units] (times data[k] unless data is None):
     whole vector blocks of 16, then unit by unit."""
-    full, one, c = units - units % _u(_BLOCK), _u(1), _u(0)
+    full, one, c = units - units % _unsigned(SIMD_WIDTH), _unsigned(1), _unsigned(0)
     if data is None:
         while c < full:
             _add1(out_f, o + c, delta_f, di + c)
-            c += _u(_BLOCK)
+            c += _unsigned(SIMD_WIDTH)
         while c < units:
             out_f[o + c] += delta_f[di + c]
             c += one
@@ -120,7 +121,7 @@ def _add_delta(out_f, o, delta_f, di, units, data, k):
         x = data[k]
         while c < full:
             _axpy1(out_f, o + c, delta_f, di + c, x)
-            c += _u(_BLOCK)
+            c += _unsigned(SIMD_WIDTH)
         while c < units:
             out_f[o + c] += x * delta_f[di + c]
             c += one
@@ -131,26 +132,26 @@ def _spmm_t_part(indptr, indices, data, delta, out, f0, f1, n_features):
     """Add every sample's delta row (times its value) into row ``indices[k]`` of ``out`` for
     each of its nonzeros k whose feature is in [f0, f1), in sample order (a dense dW)."""
     n_rows = indptr.size - 1
-    units = _u(delta.shape[1])
+    units = _unsigned(delta.shape[1])
     out_f, delta_f = out.reshape(-1), delta.reshape(-1)
     for i in range(n_rows):
-        di = _u(i) * units
+        di = _unsigned(i) * units
         start, end = indptr[i], indptr[i + 1]
         if f0 > 0:
             start = _lower_bound(indices, start, end, f0)
         if f1 < n_features:
             end = _lower_bound(indices, start, end, f1)
-        if units == _u(_BLOCK):  # the common width: one vector block per nonzero
-            for k in range(_u(start), _u(end)):
-                if k + _u(_AHEAD) < _u(end):
-                    _prefetch(out_f, _u(indices[k + _u(_AHEAD)]) * units)
+        if units == _unsigned(SIMD_WIDTH):  # the common width: one vector block per nonzero
+            for k in range(_unsigned(start), _unsigned(end)):
+                if k + _unsigned(PREFETCH_DISTANCE) < _unsigned(end):
+                    _prefetch(out_f, _unsigned(indices[k + _unsigned(PREFETCH_DISTANCE)]) * units)
                 if data is None:
-                    _add1(out_f, _u(indices[k]) * units, delta_f, di)
+                    _add1(out_f, _unsigned(indices[k]) * units, delta_f, di)
                 else:
-                    _axpy1(out_f, _u(indices[k]) * units, delta_f, di, data[k])
+                    _axpy1(out_f, _unsigned(indices[k]) * units, delta_f, di, data[k])
             continue
-        for k in range(_u(start), _u(end)):
-            _add_delta(out_f, _u(indices[k]) * units, delta_f, di, units, data, k)
+        for k in range(_unsigned(start), _unsigned(end)):
+            _add_delta(out_f, _unsigned(indices[k]) * units, delta_f, di, units, data, k)
 
 
 @njit(cache=True)
@@ -163,26 +164,26 @@ def _spmm_t_ranked(indptr, data, delta, out, rank, q0, q1, chunk):
     rows at once (5 MB for a batch of 512 reviews at 2**20 columns), the adds ran 2x
     slower; chunks of 2048-8192 rows all gained, 8192 most."""
     n_rows = indptr.size - 1
-    units = _u(delta.shape[1])
+    units = _unsigned(delta.shape[1])
     out_f, delta_f = out.reshape(-1), delta.reshape(-1)
     cursor = np.empty(n_rows, np.int64)
     for i in range(n_rows):
         cursor[i] = _lower_bound(rank, indptr[i], indptr[i + 1], q0) if q0 > 0 else indptr[i]
     for c0 in range(q0, q1, chunk):
         c1 = min(c0 + chunk, q1)
-        for q in range(_u(c0) * units, _u(c1) * units):
+        for q in range(_unsigned(c0) * units, _unsigned(c1) * units):
             out_f[q] = 0
         for i in range(n_rows):
-            di = _u(i) * units
+            di = _unsigned(i) * units
             k, end = cursor[i], indptr[i + 1]
             while k < end and rank[k] < c1:
-                if units == _u(_BLOCK):
+                if units == _unsigned(SIMD_WIDTH):
                     if data is None:
-                        _add1(out_f, _u(rank[k]) * units, delta_f, di)
+                        _add1(out_f, _unsigned(rank[k]) * units, delta_f, di)
                     else:
-                        _axpy1(out_f, _u(rank[k]) * units, delta_f, di, data[k])
+                        _axpy1(out_f, _unsigned(rank[k]) * units, delta_f, di, data[k])
                 else:
-                    _add_delta(out_f, _u(rank[k]) * units, delta_f, di, units, data, k)
+                    _add_delta(out_f, _unsigned(rank[k]) * units, delta_f, di, units, data, k)
                 k += 1
             cursor[i] = k
 
@@ -202,10 +203,10 @@ def _spmm_t_parallel(indptr, indices, data, delta, out, n_features, n_parts):
 @njit(cache=True)
 def _rank_of(bits, below, f, n_cols):
     """The rank of feature f among the distinct columns (n_cols for f past the last word)."""
-    w = _u(f) >> _u(6)
-    if w >= _u(bits.size):
+    w = _unsigned(f) >> _unsigned(6)
+    if w >= _unsigned(bits.size):
         return n_cols
-    return np.int64(below[w] + _popcount(bits[w] & ((_u(1) << (_u(f) & _u(63))) - _u(1))))
+    return np.int64(below[w] + _popcount(bits[w] & ((_unsigned(1) << (_unsigned(f) & _unsigned(63))) - _unsigned(1))))
 
 
 @njit(cache=True)
@@ -242,9 +243,10 @@ def _spmm_t_into(indptr, indices, data, delta, out, n_features):
 _CHUNK_BYTES = 1 << 19  # rows of dW made at a time by `_spmm_t_ranked`: L2's size
 
 
-def spmm_t_ones(indptr, indices, delta, n_features):
-    """dW = X.T @ delta for a multi-hot CSR ``X`` whose rows are sorted by column, as a
-    dense array (`spmm_t_rows_ones` gives only its nonzero rows).
+def spmm_t(indptr, indices, data, delta, n_features):
+    """dW = X.T @ delta as a dense array, for a CSR ``X`` whose rows are sorted by column;
+    ``data`` None means every value is 1. (`spmm_t_rows` gives only the rows that can be
+    nonzero.)
 
     Each thread owns a contiguous range of ``dW`` rows, cut so that the ranges hold about
     equal numbers of nonzeros; it scans every sample row, finds its column range by binary
@@ -253,7 +255,7 @@ def spmm_t_ones(indptr, indices, delta, n_features):
     Parameters
     ----------
     indptr : int64 (n_rows + 1,);  indices : int32 (nnz,), sorted within each row
-    delta : float (n_rows, units);  n_features : int
+    data : delta's dtype (nnz,) or None;  delta : float (n_rows, units);  n_features : int
 
     Returns
     -------
@@ -261,32 +263,33 @@ def spmm_t_ones(indptr, indices, delta, n_features):
     identical for any thread count.
     """
     dW = zeros_aligned((n_features, delta.shape[1]), delta.dtype)
-    return _spmm_t_into(indptr, indices, None, delta, dW, n_features)
-
-
-def spmm_t_ones_reference(indptr, indices, delta, n_features):
-    """NumPy twin of `spmm_t_ones` (rows need not be sorted)."""
-    rows = np.repeat(np.arange(indptr.size - 1), np.diff(indptr))
-    dW = np.zeros((n_features, delta.shape[1]), delta.dtype)
-    np.add.at(dW, indices, delta[rows])
-    return dW
-
-
-def spmm_t(indptr, indices, data, delta, n_features):
-    """dW = X.T @ delta for a CSR ``X`` with values ``data``; as `spmm_t_ones` otherwise."""
-    dW = zeros_aligned((n_features, delta.shape[1]), delta.dtype)
     return _spmm_t_into(indptr, indices, data, delta, dW, n_features)
 
 
-def spmm_t_reference(indptr, indices, data, delta, n_features):
-    """NumPy twin of `spmm_t`."""
-    rows = np.repeat(np.arange(indptr.size - 1), np.diff(indptr))
-    dW = np.zeros((n_features, delta.shape[1]), delta.dtype)
-    np.add.at(dW, indices, (data[:, None] * delta[rows]).astype(delta.dtype, copy=False))
-    return dW
+def spmm_t_rows(indptr, indices, data, delta, n_features):
+    """The rows of dW = X.T @ delta that can be nonzero, for a CSR ``X`` (rows sorted by
+    column; ``data`` None means every value is 1): (rows, values), with
+    ``values[r] = dW[rows[r]]``.
 
+    The rows of ``dW`` of features absent from ``X`` are zero and are never formed: a bitmap
+    marks the features present, and a popcount of it gives each feature its rank among them,
+    which is its row in ``values``. When ``X`` has at least as many nonzeros as columns,
+    nearly every row is touched anyway and ``rows`` is every column (no ranking needed).
+    Then as `spmm_t`, so ``values`` is bitwise ``spmm_t(...)[rows]``, for any
+    thread count. Time O(nnz * units + n_features / 64), or O(nnz * units) when
+    ``n_features <= nnz``.
 
-def _spmm_t_rows(indptr, indices, data, delta, n_features):
+    Parameters
+    ----------
+    indptr : int64 (n_rows + 1,);  indices : int32 (nnz,), sorted within each row
+    data : delta's dtype (nnz,) or None;  delta : float (n_rows, units);  n_features : int
+
+    Returns
+    -------
+    rows : int32 (n_distinct,), the distinct columns of ``X`` (all columns when
+        ``n_features <= nnz``), increasing
+    values : (n_distinct, units), delta's dtype, rows 64-byte aligned
+    """
     if n_features <= indices.size:  # nearly every row is touched: dense is cheaper
         rows = np.arange(n_features, dtype=np.int32)
         values = zeros_aligned((n_features, delta.shape[1]), delta.dtype)
@@ -302,52 +305,3 @@ def _spmm_t_rows(indptr, indices, data, delta, n_features):
         _spmm_t_rows_parallel(indptr, indices, data, delta, values, n_features, bits, below,
                               chunk, threads)
     return rows, values
-
-
-def spmm_t_rows_ones(indptr, indices, delta, n_features):
-    """The rows of dW = X.T @ delta that can be nonzero, for a multi-hot CSR ``X`` (rows
-    sorted by column): (rows, values), with ``values[r] = dW[rows[r]]``.
-
-    The rows of ``dW`` of features absent from ``X`` are zero and are never formed: a bitmap
-    marks the features present, and a popcount of it gives each feature its rank among them,
-    which is its row in ``values``. When ``X`` has at least as many nonzeros as columns,
-    nearly every row is touched anyway and ``rows`` is every column (no ranking needed).
-    Then as `spmm_t_ones`, so ``values`` is bitwise ``spmm_t_ones(...)[rows]``, for any
-    thread count. Time O(nnz * units + n_features / 64), or O(nnz * units) when
-    ``n_features <= nnz``.
-
-    Parameters
-    ----------
-    indptr : int64 (n_rows + 1,);  indices : int32 (nnz,), sorted within each row
-    delta : float (n_rows, units);  n_features : int
-
-    Returns
-    -------
-    rows : int32 (n_distinct,), the distinct columns of ``X`` (all columns when
-        ``n_features <= nnz``), increasing
-    values : (n_distinct, units), delta's dtype, rows 64-byte aligned
-    """
-    return _spmm_t_rows(indptr, indices, None, delta, n_features)
-
-
-def _rows_reference(indices, n_features):
-    if n_features <= indices.size:
-        return np.arange(n_features, dtype=np.int32)
-    return np.unique(indices).astype(np.int32)
-
-
-def spmm_t_rows_ones_reference(indptr, indices, delta, n_features):
-    """NumPy twin of `spmm_t_rows_ones`."""
-    rows = _rows_reference(indices, n_features)
-    return rows, spmm_t_ones_reference(indptr, indices, delta, n_features)[rows]
-
-
-def spmm_t_rows(indptr, indices, data, delta, n_features):
-    """As `spmm_t_rows_ones` for a CSR ``X`` with values ``data`` (delta's dtype)."""
-    return _spmm_t_rows(indptr, indices, data, delta, n_features)
-
-
-def spmm_t_rows_reference(indptr, indices, data, delta, n_features):
-    """NumPy twin of `spmm_t_rows`."""
-    rows = _rows_reference(indices, n_features)
-    return rows, spmm_t_reference(indptr, indices, data, delta, n_features)[rows]

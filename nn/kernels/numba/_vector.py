@@ -6,34 +6,34 @@ Design notes are in the package docstring (`nn.kernels`).
 import numba
 import numpy as np
 
-from ._common import _BLOCK
+from ._common import SIMD_WIDTH
 
 if numba.config.DISABLE_JIT:
     def _add4(z, zo, w, o0, o1, o2, o3):
         """z[zo:zo+16] += (w[o0:o0+16] + w[o1:o1+16]) + (w[o2:o2+16] + w[o3:o3+16])."""
-        b = _BLOCK
+        b = SIMD_WIDTH
         z[zo:zo + b] += (w[o0:o0 + b] + w[o1:o1 + b]) + (w[o2:o2 + b] + w[o3:o3 + b])
 
     def _add1(z, zo, w, o0):
         """z[zo:zo+16] += w[o0:o0+16]."""
-        z[zo:zo + _BLOCK] += w[o0:o0 + _BLOCK]
+        z[zo:zo + SIMD_WIDTH] += w[o0:o0 + SIMD_WIDTH]
 
     def _axpy4(z, zo, w, o0, o1, o2, o3, x0, x1, x2, x3):
         """z[zo:zo+16] += (x0 w[o0:] + x1 w[o1:]) + (x2 w[o2:] + x3 w[o3:]), 16 wide."""
-        b, dt = _BLOCK, w.dtype.type
+        b, dt = SIMD_WIDTH, w.dtype.type
         z[zo:zo + b] += ((dt(x0) * w[o0:o0 + b] + dt(x1) * w[o1:o1 + b])
                          + (dt(x2) * w[o2:o2 + b] + dt(x3) * w[o3:o3 + b]))
 
     def _axpy1(z, zo, w, o0, x0):
         """z[zo:zo+16] += x0 w[o0:o0+16]."""
-        z[zo:zo + _BLOCK] += w.dtype.type(x0) * w[o0:o0 + _BLOCK]
+        z[zo:zo + SIMD_WIDTH] += w.dtype.type(x0) * w[o0:o0 + SIMD_WIDTH]
 
     def _prefetch(a, offset):
         """Ask the CPU to start loading a[offset]'s cache line (a hint: nothing to do here)."""
 
     def _rmsprop16(w, wo, g, go, v, vo, lr, r, one_minus_r, eps):
         """The RMSprop step of `rmsprop_update` on w[wo:wo+16], g[go:go+16], v[vo:vo+16]."""
-        b = _BLOCK
+        b = SIMD_WIDTH
         gk = g[go:go + b]
         vk = r * v[vo:vo + b] + one_minus_r * (gk * gk)
         v[vo:vo + b] = vk
@@ -41,7 +41,7 @@ if numba.config.DISABLE_JIT:
 
     def _rmsprop16_decayed(w, wo, g, go, v, vo, f, lr, r, one_minus_r, eps):
         """As `_rmsprop16` on a velocity first decayed by f: v <- r * (v * f) + ..."""
-        b = _BLOCK
+        b = SIMD_WIDTH
         gk = g[go:go + b]
         vk = r * (v[vo:vo + b] * f) + one_minus_r * (gk * gk)
         v[vo:vo + b] = vk
@@ -61,7 +61,7 @@ else:
             z = context.make_array(z_ty)(context, builder, args[0])
             w = context.make_array(w_ty)(context, builder, args[2])
             elem = context.get_value_type(w_ty.dtype)
-            vec = ir.VectorType(elem, _BLOCK)
+            vec = ir.VectorType(elem, SIMD_WIDTH)
             align = context.get_abi_sizeof(elem)
 
             def block(array, offset, offset_ty):
@@ -72,7 +72,7 @@ else:
                      for t in range(n_terms)]
             if scaled:
                 lane0 = ir.Constant(ir.IntType(32), 0)
-                zeros = ir.Constant(ir.VectorType(ir.IntType(32), _BLOCK), [0] * _BLOCK)
+                zeros = ir.Constant(ir.VectorType(ir.IntType(32), SIMD_WIDTH), [0] * SIMD_WIDTH)
                 for t in range(n_terms):
                     x = context.cast(builder, args[3 + n_terms + t], sig.args[3 + n_terms + t],
                                      w_ty.dtype)
@@ -129,7 +129,7 @@ else:
         def codegen(context, builder, sig, args):
             dtype = sig.args[0].dtype
             elem = context.get_value_type(dtype)
-            vec = ir.VectorType(elem, _BLOCK)
+            vec = ir.VectorType(elem, SIMD_WIDTH)
             align = context.get_abi_sizeof(elem)
 
             def block(k):
@@ -143,7 +143,7 @@ else:
                                            ir.Constant(ir.IntType(32), 0))
                 return builder.shuffle_vector(
                     x, ir.Constant(vec, ir.Undefined),
-                    ir.Constant(ir.VectorType(ir.IntType(32), _BLOCK), [0] * _BLOCK))
+                    ir.Constant(ir.VectorType(ir.IntType(32), SIMD_WIDTH), [0] * SIMD_WIDTH))
 
             w_ptr, g_ptr, v_ptr = block(0), block(2), block(4)
             lr_v, r_v, omr_v, eps_v = (splat(first + i) for i in range(4))
@@ -154,7 +154,7 @@ else:
             vk = builder.fadd(builder.fmul(r_v, v_old),
                               builder.fmul(omr_v, builder.fmul(gk, gk)))
             builder.store(vk, v_ptr, align=align)
-            name = f"llvm.sqrt.v{_BLOCK}f{8 * align}"  # IEEE sqrt, lane by lane
+            name = f"llvm.sqrt.v{SIMD_WIDTH}f{8 * align}"  # IEEE sqrt, lane by lane
             sqrt = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vec, [vec]),
                                                   name)
             root = builder.call(sqrt, [builder.fadd(vk, eps_v)])

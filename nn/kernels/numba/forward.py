@@ -6,7 +6,7 @@ Design notes are in the package docstring (`nn.kernels`).
 import numpy as np
 from numba import njit, prange
 
-from ._common import _AHEAD, _BLOCK, _threads_for, _u
+from ._common import PREFETCH_DISTANCE, SIMD_WIDTH, _threads_for, _unsigned
 from ._vector import _add1, _add4, _axpy1, _axpy4, _prefetch
 
 @njit(cache=True)
@@ -14,31 +14,31 @@ def _spmm_rows16(indptr, indices, data, Wf, b, Zf, r0, r1):
     """Rows r0..r1 of Z = X @ W + b for 16 units (flat W and Z): each nonzero is one vector
     block. The common layer width gets its own loop; a width test inside the nonzero loop
     cost 25% and a general block loop 70%."""
-    units, one, four = _u(_BLOCK), _u(1), _u(4)
-    last, lead = _u(indptr[r1]), _u(_AHEAD + 4)
-    ahead = last - lead if last > lead else _u(0)  # from there on, nothing left to fetch
+    units, one, four = _unsigned(SIMD_WIDTH), _unsigned(1), _unsigned(4)
+    last, lead = _unsigned(indptr[r1]), _unsigned(PREFETCH_DISTANCE + 4)
+    ahead = last - lead if last > lead else _unsigned(0)  # from there on, nothing left to fetch
     for i in range(r0, r1):
-        zi = _u(i) * units
+        zi = _unsigned(i) * units
         for u in range(units):
             Zf[zi + u] = b[u]
-        k, end = _u(indptr[i]), _u(indptr[i + 1])
+        k, end = _unsigned(indptr[i]), _unsigned(indptr[i + 1])
         while k + four <= end:
-            if k < ahead:  # W rows of the nonzeros _AHEAD on (the next row's, near its end)
+            if k < ahead:  # W rows of the nonzeros PREFETCH_DISTANCE on (the next row's, near its end)
                 for q in range(4):
-                    _prefetch(Wf, _u(indices[k + _u(_AHEAD + q)]) * units)
-            o0, o1 = _u(indices[k]) * units, _u(indices[k + one]) * units
-            o2, o3 = _u(indices[k + _u(2)]) * units, _u(indices[k + _u(3)]) * units
+                    _prefetch(Wf, _unsigned(indices[k + _unsigned(PREFETCH_DISTANCE + q)]) * units)
+            o0, o1 = _unsigned(indices[k]) * units, _unsigned(indices[k + one]) * units
+            o2, o3 = _unsigned(indices[k + _unsigned(2)]) * units, _unsigned(indices[k + _unsigned(3)]) * units
             if data is None:
                 _add4(Zf, zi, Wf, o0, o1, o2, o3)
             else:
                 _axpy4(Zf, zi, Wf, o0, o1, o2, o3,
-                       data[k], data[k + one], data[k + _u(2)], data[k + _u(3)])
+                       data[k], data[k + one], data[k + _unsigned(2)], data[k + _unsigned(3)])
             k += four
         while k < end:
             if data is None:
-                _add1(Zf, zi, Wf, _u(indices[k]) * units)
+                _add1(Zf, zi, Wf, _unsigned(indices[k]) * units)
             else:
-                _axpy1(Zf, zi, Wf, _u(indices[k]) * units, data[k])
+                _axpy1(Zf, zi, Wf, _unsigned(indices[k]) * units, data[k])
             k += one
 
 
@@ -46,40 +46,40 @@ def _spmm_rows16(indptr, indices, data, Wf, b, Zf, r0, r1):
 def _spmm_rows_any(indptr, indices, data, Wf, b, Zf, units, r0, r1):
     """As `_spmm_rows16` for any width: whole blocks of 16, then the rest unit by unit,
     with the same association."""
-    units = _u(units)
-    full, one, four = units - units % _u(_BLOCK), _u(1), _u(4)
+    units = _unsigned(units)
+    full, one, four = units - units % _unsigned(SIMD_WIDTH), _unsigned(1), _unsigned(4)
     for i in range(r0, r1):
-        zi = _u(i) * units
+        zi = _unsigned(i) * units
         for u in range(units):
             Zf[zi + u] = b[u]
-        k, end = _u(indptr[i]), _u(indptr[i + 1])
+        k, end = _unsigned(indptr[i]), _unsigned(indptr[i + 1])
         while k + four <= end:
-            o0, o1 = _u(indices[k]) * units, _u(indices[k + one]) * units
-            o2, o3 = _u(indices[k + _u(2)]) * units, _u(indices[k + _u(3)]) * units
-            c = _u(0)
+            o0, o1 = _unsigned(indices[k]) * units, _unsigned(indices[k + one]) * units
+            o2, o3 = _unsigned(indices[k + _unsigned(2)]) * units, _unsigned(indices[k + _unsigned(3)]) * units
+            c = _unsigned(0)
             if data is None:
                 while c < full:
                     _add4(Zf, zi + c, Wf, o0 + c, o1 + c, o2 + c, o3 + c)
-                    c += _u(_BLOCK)
+                    c += _unsigned(SIMD_WIDTH)
                 while c < units:
                     Zf[zi + c] += (Wf[o0 + c] + Wf[o1 + c]) + (Wf[o2 + c] + Wf[o3 + c])
                     c += one
             else:
-                x0, x1, x2, x3 = data[k], data[k + one], data[k + _u(2)], data[k + _u(3)]
+                x0, x1, x2, x3 = data[k], data[k + one], data[k + _unsigned(2)], data[k + _unsigned(3)]
                 while c < full:
                     _axpy4(Zf, zi + c, Wf, o0 + c, o1 + c, o2 + c, o3 + c, x0, x1, x2, x3)
-                    c += _u(_BLOCK)
+                    c += _unsigned(SIMD_WIDTH)
                 while c < units:
                     Zf[zi + c] += ((x0 * Wf[o0 + c] + x1 * Wf[o1 + c])
                                    + (x2 * Wf[o2 + c] + x3 * Wf[o3 + c]))
                     c += one
             k += four
         while k < end:
-            o, c = _u(indices[k]) * units, _u(0)
+            o, c = _unsigned(indices[k]) * units, _unsigned(0)
             if data is None:
                 while c < full:
                     _add1(Zf, zi + c, Wf, o + c)
-                    c += _u(_BLOCK)
+                    c += _unsigned(SIMD_WIDTH)
                 while c < units:
                     Zf[zi + c] += Wf[o + c]
                     c += one
@@ -87,7 +87,7 @@ def _spmm_rows_any(indptr, indices, data, Wf, b, Zf, units, r0, r1):
                 x = data[k]
                 while c < full:
                     _axpy1(Zf, zi + c, Wf, o + c, x)
-                    c += _u(_BLOCK)
+                    c += _unsigned(SIMD_WIDTH)
                 while c < units:
                     Zf[zi + c] += x * Wf[o + c]
                     c += one
@@ -99,7 +99,7 @@ def _spmm_rows(indptr, indices, data, W, b, Z, r0, r1):
     """Rows r0..r1 of Z = X @ W + b (``data`` None: multi-hot). Four nonzeros at a time,
     added pairwise; blocks of 16 units in vector code."""
     Wf, Zf = W.reshape(-1), Z.reshape(-1)
-    if W.shape[1] == _BLOCK:
+    if W.shape[1] == SIMD_WIDTH:
         _spmm_rows16(indptr, indices, data, Wf, b, Zf, r0, r1)
     else:
         _spmm_rows_any(indptr, indices, data, Wf, b, Zf, W.shape[1], r0, r1)
@@ -122,19 +122,12 @@ def _spmm_parallel(indptr, indices, data, W, b, n_parts):
     return Z
 
 
-def _spmm(indptr, indices, data, W, b):
-    threads = _threads_for(indices.size * W.shape[1])
-    if threads == 1:
-        return _spmm_serial(indptr, indices, data, W, b)
-    return _spmm_parallel(indptr, indices, data, W, b, 4 * threads)
-
-
-def spmm_ones(indptr, indices, W, b):
-    """Z = X @ W + b for a multi-hot CSR ``X`` (all values 1).
+def spmm(indptr, indices, data, W, b):
+    """Z = X @ W + b for a CSR ``X``; ``data`` None means every value is 1 (multi-hot).
 
     Parameters
     ----------
-    indptr : int64 (n_rows + 1,);  indices : int32 (nnz,)
+    indptr : int64 (n_rows + 1,);  indices : int32 (nnz,);  data : W's dtype (nnz,) or None
     W : float (n_features, units), C-contiguous;  b : float (units,)
 
     Returns
@@ -142,30 +135,7 @@ def spmm_ones(indptr, indices, W, b):
     Z : (n_rows, units), W's dtype. Duplicate indices in a row are added twice. Each row is
     computed by one thread in a fixed order: the same bits for any thread count.
     """
-    return _spmm(indptr, indices, None, W, b)
-
-
-def spmm_ones_reference(indptr, indices, W, b):
-    """NumPy twin of `spmm_ones`."""
-    n_rows = indptr.size - 1
-    rows = np.repeat(np.arange(n_rows), np.diff(indptr))
-    Z = np.empty((n_rows, W.shape[1]), W.dtype)
-    Z[:] = b
-    np.add.at(Z, rows, W[indices])
-    return Z
-
-
-def spmm(indptr, indices, data, W, b):
-    """Z = X @ W + b for a CSR ``X`` with values ``data`` (nnz,) of W's dtype. Shapes as
-    `spmm_ones`."""
-    return _spmm(indptr, indices, data, W, b)
-
-
-def spmm_reference(indptr, indices, data, W, b):
-    """NumPy twin of `spmm`."""
-    n_rows = indptr.size - 1
-    rows = np.repeat(np.arange(n_rows), np.diff(indptr))
-    Z = np.empty((n_rows, W.shape[1]), W.dtype)
-    Z[:] = b
-    np.add.at(Z, rows, (data[:, None] * W[indices]).astype(W.dtype, copy=False))
-    return Z
+    threads = _threads_for(indices.size * W.shape[1])
+    if threads == 1:
+        return _spmm_serial(indptr, indices, data, W, b)
+    return _spmm_parallel(indptr, indices, data, W, b, 4 * threads)

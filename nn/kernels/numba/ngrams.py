@@ -7,7 +7,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from ._common import _u
+from ._common import _unsigned
 from .csr import _radix_sort
 
 _GOLDEN = 0x9E3779B97F4A7C15  # 2**64 / golden ratio, splitmix64's increment
@@ -17,10 +17,10 @@ _GOLDEN = 0x9E3779B97F4A7C15  # 2**64 / golden ratio, splitmix64's increment
 def _splitmix64(x):
     """splitmix64's output function of the state ``x`` (uint64): a bijection whose output
     bits each depend on every input bit."""
-    z = x + _u(_GOLDEN)
-    z = (z ^ (z >> _u(30))) * _u(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> _u(27))) * _u(0x94D049BB133111EB)
-    return z ^ (z >> _u(31))
+    z = x + _unsigned(_GOLDEN)
+    z = (z ^ (z >> _unsigned(30))) * _unsigned(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> _unsigned(27))) * _unsigned(0x94D049BB133111EB)
+    return z ^ (z >> _unsigned(31))
 
 
 @njit(cache=True)
@@ -28,9 +28,9 @@ def ngram_hash(tokens, start, n):
     """The 64-bit hash of the n-gram ``tokens[start:start + n]`` (non-negative int32 ids):
     ``h = splitmix64(n)``, then ``h = splitmix64(h ^ t)`` for each token ``t`` in order.
     Pure uint64 arithmetic, so the same on every run, machine and platform."""
-    h = _splitmix64(_u(n))
+    h = _splitmix64(_unsigned(n))
     for k in range(start, start + n):
-        h = _splitmix64(h ^ _u(tokens[k]))
+        h = _splitmix64(h ^ _unsigned(tokens[k]))
     return h
 
 
@@ -52,7 +52,7 @@ def _sort_unique(a, lo, hi, scratch, count, n_bits):
 def _ngram_rows(tokens, offsets, n_min, n_max, n_features, bound, cols, counts, r0, r1):
     """Hash the n-grams of rows r0..r1 into ``cols[bound[i]:]``, then sort and deduplicate
     each row in place; ``counts[i]`` = columns kept."""
-    mask = _u(n_features - 1)
+    mask = _unsigned(n_features - 1)
     n_bits = 0
     while (1 << n_bits) < n_features:
         n_bits += 1
@@ -117,32 +117,3 @@ def hashed_ngrams_csr(tokens, offsets, n_min, n_max, n_features):
     n_parts = 1 if threads == 1 else 8 * threads  # rows differ in length: several per thread
     with np.errstate(over="ignore"):  # uint64 wraparound is the point (NUMBA_DISABLE_JIT)
         return _hashed_ngrams(tokens, offsets, n_min, n_max, n_features, n_parts)
-
-
-def _splitmix64_reference(x):
-    with np.errstate(over="ignore"):
-        z = x + np.uint64(_GOLDEN)
-        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        return z ^ (z >> np.uint64(31))
-
-
-def hashed_ngrams_csr_reference(tokens, offsets, n_min, n_max, n_features):
-    """NumPy twin of `hashed_ngrams_csr`: every n-gram hashed at once per n, then
-    ``np.unique`` on (row, column) keys."""
-    n_rows = offsets.size - 1
-    row_of = np.repeat(np.arange(n_rows, dtype=np.int64), np.diff(offsets))
-    t = tokens.astype(np.uint64)
-    keys = [np.zeros(0, np.int64)]
-    for n in range(n_min, n_max + 1):
-        starts = np.arange(max(0, tokens.size - n + 1))
-        starts = starts[row_of[starts] == row_of[starts + n - 1]]  # within one sequence
-        h = _splitmix64_reference(np.full(starts.size, n, np.uint64))
-        for q in range(n):
-            h = _splitmix64_reference(h ^ t[starts + q])
-        cols = (h & np.uint64(n_features - 1)).astype(np.int64)
-        keys.append(row_of[starts] * n_features + cols)
-    keys = np.unique(np.concatenate(keys))
-    indptr = np.zeros(n_rows + 1, np.int64)
-    np.cumsum(np.bincount(keys // n_features, minlength=n_rows), out=indptr[1:])
-    return indptr, (keys % n_features).astype(np.int32)

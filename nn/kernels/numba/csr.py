@@ -63,18 +63,6 @@ def multi_hot_csr(tokens, offsets, dimension):
     return indptr, indices
 
 
-def multi_hot_csr_reference(tokens, offsets, dimension):
-    """NumPy twin of `multi_hot_csr`."""
-    n_rows = offsets.size - 1
-    rows = np.repeat(np.arange(n_rows, dtype=np.int64), np.diff(offsets))
-    tokens = tokens.astype(np.int64)
-    keep = (tokens >= 0) & (tokens < dimension)
-    keys = np.unique(rows[keep] * dimension + tokens[keep])
-    indptr = np.zeros(n_rows + 1, np.int64)
-    np.cumsum(np.bincount(keys // dimension, minlength=n_rows), out=indptr[1:])
-    return indptr, (keys % dimension).astype(np.int32)
-
-
 @njit(cache=True)
 def _row_order(indptr, indices, n_cols):
     """Positions of the nonzeros in (row, column) order, stable: a counting sort by column,
@@ -104,30 +92,23 @@ def _row_order(indptr, indices, n_cols):
 
 
 @njit(cache=True)
-def csr_sort_rows(indptr, indices, n_cols):
-    """A copy of ``indices`` with each CSR row sorted by column (``indices < n_cols``)."""
+def _sort_rows(indptr, indices, n_cols):
     return indices[_row_order(indptr, indices, n_cols)]
 
 
-def csr_sort_rows_reference(indptr, indices, n_cols):
-    """NumPy twin of `csr_sort_rows`."""
-    rows = np.repeat(np.arange(indptr.size - 1), np.diff(indptr))
-    return indices[np.lexsort((indices, rows))]
-
-
 @njit(cache=True)
-def csr_sort_rows_data(indptr, indices, data, n_cols):
-    """Copies of ``indices`` and ``data`` with each row sorted by column; stable, so equal
-    columns (duplicates) keep their order."""
+def _sort_rows_data(indptr, indices, data, n_cols):
     order = _row_order(indptr, indices, n_cols)
     return indices[order], data[order]
 
 
-def csr_sort_rows_data_reference(indptr, indices, data, n_cols):
-    """NumPy twin of `csr_sort_rows_data`."""
-    rows = np.repeat(np.arange(indptr.size - 1), np.diff(indptr))
-    order = np.lexsort((indices, rows))
-    return indices[order], data[order]
+def csr_sort_rows(indptr, indices, data, n_cols):
+    """Copies of ``indices`` (int32, each < ``n_cols``) and ``data`` (or None) with each CSR
+    row sorted by column: (indices, data). Stable, so equal columns (duplicates) keep their
+    order."""
+    if data is None:
+        return _sort_rows(indptr, indices, n_cols), None
+    return _sort_rows_data(indptr, indices, data, n_cols)
 
 
 @njit(cache=True)

@@ -1,0 +1,87 @@
+"""The numba backend's fused calls: several steps of a layer, loss, metric or optimizer in
+one compiled call.
+
+Each is the labelled fast branch beside a plain NumPy formula, in the file that owns the
+formula: `nn.layers.Dense` (`dense_layer`), `nn.losses.BinaryCrossentropy`
+(`binary_crossentropy`), `nn.metrics.binary_accuracy` (`binary_accuracy`) and
+`nn.optimizers.RMSprop` (`rmsprop_*`). Each computes what its formula computes, in the
+arrays' dtype; where a sum runs in another order the last bit may differ. The NumPy backend
+has no fused calls (``nn.kernels.numpy.fused is None``), so there the formulas run as written.
+"""
+
+import numpy as np
+
+from ... import activations
+from ...row_sparse import RowSparseGrad
+from . import dense
+from .backward import spmm_t_rows
+from .forward import spmm
+from .losses import accepts, binary_accuracy, binary_crossentropy
+from .rmsprop import rmsprop_catch_up, rmsprop_update, rmsprop_update_rows
+
+__all__ = ["dense_layer", "DenseLayer", "NARROW_FEATURES", "accepts", "binary_accuracy",
+           "binary_crossentropy", "rmsprop_catch_up", "rmsprop_update", "rmsprop_update_rows"]
+
+NARROW_FEATURES = 64  # dense inputs up to this wide take the one-call kernels; wider, BLAS
+
+
+class DenseLayer:
+    """The compiled forward and backward of ``a = f(x @ W + b)`` for one built-in f.
+
+    ``x`` is a dense (n_samples, n_features) array or a `nn.sparse.CSRMatrix`. A narrow dense
+    ``x`` (a hidden layer's input) runs product, bias and f in one call (`dense`); a sparse
+    ``x`` runs the sparse product (`forward.spmm`), then f in one compiled pass; a wide dense
+    ``x`` uses BLAS for the product.
+    """
+
+    def __init__(self, code):
+        self.code = code
+
+    def forward(self, x, W, b):
+        """a = f(x @ W + b), shape (n_samples, units), W's dtype."""
+        if _narrow(x, W):
+            return dense.dense_forward(x, W, b, self.code)
+        if isinstance(x, np.ndarray):
+            z = x @ W
+            z += b
+        else:
+            z = spmm(x.indptr, x.indices, _data(x, W.dtype), W, b)
+        return dense.activate(z, self.code)
+
+    def backward(self, x, a, da, W, need_dx):
+        """(dW, db, dx) from dL/da, as `nn.layers.Dense.backward` computes them; dW is a
+        `RowSparseGrad` for a sparse ``x``, dx None without ``need_dx``."""
+        a, da = (np.ascontiguousarray(v, dtype=W.dtype) for v in (a, da))
+        if _narrow(x, W):
+            dW, db, dx = dense.dense_backward(x, a, da, W, self.code, need_dx)
+            return dW, db, dx if need_dx else None
+        dz, db = dense.activation_backward(a, da, self.code)
+        if isinstance(x, np.ndarray):
+            dW = x.T @ dz
+        else:
+            dW = RowSparseGrad(*spmm_t_rows(x.indptr, x.indices, _data(x, dz.dtype), dz,
+                                            x.shape[1]), (x.shape[1], dz.shape[1]))
+        return dW, db, dz @ W.T if need_dx else None
+
+
+_LAYERS = {activations.Linear: DenseLayer(dense.LINEAR),
+           activations.ReLU: DenseLayer(dense.RELU),
+           activations.Sigmoid: DenseLayer(dense.SIGMOID),
+           activations.Tanh: DenseLayer(dense.TANH)}
+
+
+def dense_layer(activation, W):
+    """The `DenseLayer` calls for ``activation`` and weights ``W``, or None: for any class but
+    the four built-in ones exactly (a subclass may change the math) or non-float weights."""
+    if W.dtype not in (np.float32, np.float64):
+        return None
+    return _LAYERS.get(type(activation))
+
+
+def _narrow(x, W):
+    return (isinstance(x, np.ndarray) and x.shape[1] <= NARROW_FEATURES
+            and x.dtype == W.dtype and x.flags.c_contiguous)
+
+
+def _data(x, dtype):
+    return None if x.data is None else x.data.astype(dtype, copy=False)
