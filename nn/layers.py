@@ -4,13 +4,14 @@ A layer keeps its parameters and their gradients in two dicts with the same keys
 (``params["kernel"]`` and ``grads["kernel"]``); `backward` overwrites ``grads``, it never
 adds to them, so calling it twice is harmless. The products with the input go through
 `nn.ops`, which handles dense and sparse batches alike. Fed a sparse batch, a layer's kernel
-gradient is an `nn.sparse.RowSparseGrad`: only the rows of the features in the batch, which
+gradient is an `nn.row_sparse.RowSparseGrad`: only the rows of the features in the batch, which
 the optimizers update without touching the others.
 """
 
 import numpy as np
 
-from . import activations, initializers, kernels, ops
+from . import activations, backend, initializers, ops
+from .memory import empty_aligned
 
 
 class Layer:
@@ -58,7 +59,7 @@ class Dense(Layer):
 
     Shapes: x (n_samples, n_features), kernel (n_features, units), bias (units,),
     output (n_samples, units). ``x`` may be a sparse `nn.sparse.CSRMatrix`; then
-    ``grads["kernel"]`` is an `nn.sparse.RowSparseGrad` of the rows of the features present.
+    ``grads["kernel"]`` is an `nn.row_sparse.RowSparseGrad` of the rows of the features present.
     """
 
     def __init__(self, units, activation=None, input_shape=None,
@@ -88,7 +89,7 @@ class Dense(Layer):
         self.input_dim = int(input_dim)
         shape = (self.input_dim, self.units)
         # Rows on cache-line boundaries: a sparse batch reads and writes whole kernel rows.
-        kernel = kernels.empty_aligned(shape, dtype)
+        kernel = empty_aligned(shape, dtype)
         kernel[...] = self.kernel_initializer(shape, rng, dtype)
         self.params = {"kernel": kernel,
                        "bias": self.bias_initializer((self.units,), rng, dtype)}
@@ -101,27 +102,43 @@ class Dense(Layer):
         return self.units
 
     def forward(self, x, training=False):
-        """a = f(x @ W + b); keeps x and a for backward when training."""
-        a = ops.dense_forward(x, self.params["kernel"], self.params["bias"], self.activation)
+        """a = f(x @ W + b), shape (n_samples, units); keeps x and a for `backward` when
+        ``training``."""
+        W, b, f = self.params["kernel"], self.params["bias"], self.activation
+        ops.check_shapes(x, W, b)
+        fast = backend.fused_dense(f, W)
+        if fast is not None:  # fast path (numba backend): x @ W + b and f in compiled calls
+            a = fast.forward(x, W, b)
+        else:                 # the math, as the NumPy backend runs it
+            z = ops.affine(x, W, b)   # z = x @ W + b
+            a = f.forward(z)          # a = f(z)
         if training:
             self._x, self._a = x, a
         return a
 
     def backward(self, da, need_dx=True):
-        """From dL/da, store dL/dW and dL/db and return dL/dx (None if not needed)."""
+        """From dL/da (n_samples, units), store dL/dW and dL/db in ``grads`` (overwriting
+        them) and return dL/dx (n_samples, n_features), or None without ``need_dx``."""
         return self._backward(da, self.activation, need_dx)
 
-    def backward_z(self, dz, need_dx=True):
-        """From dL/dz (the pre-activation gradient), store dL/dW, dL/db; return dL/dx."""
+    def backward_from_dz(self, dz, need_dx=True):
+        """As `backward`, starting from dL/dz, the gradient of the pre-activation
+        ``z = x @ W + b`` (a loss fused with the output activation gives it directly)."""
         return self._backward(dz, activations.linear, need_dx)
 
-    def _backward(self, da, activation, need_dx):
+    def _backward(self, da, f, need_dx):
         if self._x is None:
             raise RuntimeError("backward called before a training forward pass")
-        # dL/dz = dL/da * f'(z)  (f' from the output a: see nn.activations)
-        # dL/dW = x^T dz ;  dL/db = sum over samples of dz ;  dL/dx = dz W^T
-        dW, db, dx = ops.dense_backward(self._x, self._a, da, self.params["kernel"],
-                                        activation, need_dx)
+        x, a, W = self._x, self._a, self.params["kernel"]
+        ops.check_shapes(x, W, a=a, da=da)
+        fast = backend.fused_dense(f, W)
+        if fast is not None:  # fast path (numba backend): the four lines below, compiled
+            dW, db, dx = fast.backward(x, a, da, W, need_dx)
+        else:                 # the math, as the NumPy backend runs it
+            dz = f.backward(a, da)                  # dL/dz = dL/da * f'(z)
+            dW = ops.weight_grad(x, dz)             # dL/dW = x^T dz
+            db = dz.sum(axis=0)                     # dL/db = sum over samples of dz
+            dx = dz @ W.T if need_dx else None      # dL/dx = dz W^T
         self.grads["kernel"], self.grads["bias"] = dW, db
         return dx
 

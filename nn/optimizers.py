@@ -5,7 +5,7 @@ its hyperparameters and one `update_step(w, g, slots)` that changes ``w`` in pla
 state (RMSprop's velocity, Adam's moments) lives here, keyed by the parameter's name, never
 on the layer. Formulas follow Keras 3 exactly, including where epsilon sits.
 
-A layer fed a sparse batch hands over an `nn.sparse.RowSparseGrad`: the gradient is zero
+A layer fed a sparse batch hands over an `nn.row_sparse.RowSparseGrad`: the gradient is zero
 outside ``g.rows``. `update_rows(w, g, slots)` takes those; by default it densifies the
 gradient and calls `update_step`, which is exact. Plain SGD and RMSprop override it to touch
 only ``g.rows``, so a step costs what the batch costs, whatever the width of the layer, and
@@ -14,8 +14,9 @@ still computes what the dense step computes.
 
 import numpy as np
 
-from . import kernels
-from .sparse import RowSparseGrad
+from . import backend
+from .memory import zeros_aligned
+from .row_sparse import RowSparseGrad
 
 
 class Optimizer:
@@ -109,12 +110,13 @@ class RMSprop(Optimizer):
         v = rho * v + (1 - rho) * g**2
         w -= learning_rate * g / sqrt(v + epsilon)
 
-    ``lr=`` is accepted as the old Keras 2 name of ``learning_rate``. The update runs as one
-    fused compiled pass over ``w``, ``g`` and ``v`` (`nn.kernels.rmsprop_update`).
+    with every constant rounded to the weights' dtype first. ``lr=`` is accepted as the old
+    Keras 2 name of ``learning_rate``. On the numba backend the step is one fused compiled
+    pass over ``w``, ``g`` and ``v``, bitwise the same as the NumPy lines.
 
-    Row-sparse gradients are applied lazily (`nn.kernels.rmsprop_update_rows`): only the rows
-    in the batch are touched. Where the gradient is zero the dense step only decays the
-    velocity, ``v = rho * v``, and leaves ``w`` unchanged; so a row's velocity is decayed by
+    Row-sparse gradients are applied lazily (`update_rows`): only the rows in the batch are
+    touched. Where the gradient is zero the dense step only decays the velocity,
+    ``v = rho * v``, and leaves ``w`` unchanged; so a row's velocity is decayed by
     ``rho ** k`` for the k steps it missed when it is next touched, and then stepped as
     usual. A second slot, ``velocity_step``, records for each row how many steps its
     velocity has taken; it is saved with the model, so a reloaded model continues exactly.
@@ -134,24 +136,62 @@ class RMSprop(Optimizer):
         self.rho = float(rho)
         self.epsilon = float(epsilon)
 
+    def _constants(self, dtype):
+        """learning_rate, rho, 1 - rho and epsilon rounded to ``dtype``, as Keras rounds them
+        (1 - rho is computed in float64 first)."""
+        f = np.dtype(dtype).type
+        return f(self.learning_rate), f(self.rho), f(1.0 - self.rho), f(self.epsilon)
+
     def update_step(self, w, g, slots):
+        v, g = slots["velocity"], np.ascontiguousarray(g, dtype=w.dtype)
         steps = slots.pop("velocity_step", None)
         if steps is not None:  # after lazy steps: first the decay every row still owes
-            kernels.rmsprop_catch_up(slots["velocity"], steps, self.iterations, self.rho)
-        kernels.rmsprop_update(w, np.ascontiguousarray(g, dtype=w.dtype), slots["velocity"],
-                               self.learning_rate, self.rho, self.epsilon)
+            self._catch_up(v, steps)
+        fast = backend.get().fused
+        if fast is not None:  # fast path (numba backend): the two lines below in one pass
+            fast.rmsprop_update(w, g, v, self.learning_rate, self.rho, self.epsilon)
+            return
+        lr, rho, one_minus_rho, eps = self._constants(w.dtype)
+        v[...] = rho * v + one_minus_rho * g**2    # v = rho v + (1 - rho) g^2
+        w -= lr * g / np.sqrt(v + eps)            # w -= lr g / sqrt(v + epsilon)
 
     def update_rows(self, w, g, slots):
         if g.rows.size == w.shape[0]:  # every row (rows are distinct): the dense step
             return self.update_step(w, g.values, slots)
-        steps, dtype = slots.get("velocity_step"), _step_dtype(self.iterations)
+        v, t = slots["velocity"], self.iterations
+        steps, dtype = slots.get("velocity_step"), _step_dtype(t)
         if steps is None:  # the velocity is current now
-            steps = slots["velocity_step"] = np.full(w.shape[0], self.iterations, dtype)
+            steps = slots["velocity_step"] = np.full(w.shape[0], t, dtype)
         elif steps.dtype != dtype:  # loaded from an older save, or past 2**31 - 2 steps
             steps = slots["velocity_step"] = steps.astype(dtype)
-        kernels.rmsprop_update_rows(w, slots["velocity"], steps, g.rows, g.values,
-                                    self.iterations, self.learning_rate, self.rho,
-                                    self.epsilon)
+        fast = backend.get().fused
+        if fast is not None:  # fast path (numba backend): the lines below, row by row
+            fast.rmsprop_update_rows(w, v, steps, g.rows, g.values, t, self.learning_rate,
+                                     self.rho, self.epsilon)
+            return
+        lr, rho, one_minus_rho, eps = self._constants(w.dtype)
+        j, g_j = g.rows, g.values.astype(w.dtype, copy=False)
+        v_j = v[j] * self._decay(t - steps[j], w.dtype)  # the decay owed: rho ** missed
+        v_j = rho * v_j + one_minus_rho * g_j**2        # then the usual step
+        v[j] = v_j
+        w[j] -= lr * g_j / np.sqrt(v_j + eps)
+        steps[j] = t + 1
+
+    def _decay(self, missed, dtype):
+        """rho ** missed per row, as a column (n_rows, 1) in ``dtype`` (rho rounded to the
+        dtype first, the power taken in float64 and rounded once)."""
+        rho = np.float64(np.dtype(dtype).type(self.rho))
+        return np.power(rho, np.maximum(missed, 0).astype(np.float64)).astype(dtype)[:, None]
+
+    def _catch_up(self, v, steps):
+        """Apply to every row of ``v`` the decay it owes for the steps it missed; ``steps``
+        becomes the current step."""
+        fast = backend.get().fused
+        if fast is not None:  # fast path (numba backend): the same, in one compiled pass
+            fast.rmsprop_catch_up(v, steps, self.iterations, self.rho)
+            return
+        v *= self._decay(self.iterations - steps, v.dtype)
+        np.maximum(steps, self.iterations, out=steps)
 
     def get_slot(self, key, name):
         """The current value of slot ``name`` of parameter ``key``; for "velocity", with the
@@ -159,8 +199,8 @@ class RMSprop(Optimizer):
         slots = self.slots[key]
         if name != "velocity" or "velocity_step" not in slots:
             return slots[name]
-        v, steps = slots["velocity"].copy(), slots["velocity_step"].copy()
-        kernels.rmsprop_catch_up(v, steps, self.iterations, self.rho)
+        v = slots["velocity"].copy()
+        self._catch_up(v, slots["velocity_step"].copy())
         return v
 
     def get_config(self):
@@ -207,7 +247,7 @@ class Adam(Optimizer):
 
 def _zeros_like(w):
     """Zeros shaped like ``w``; 2-D slots get rows on cache lines, like the layers' kernels."""
-    return kernels.zeros_aligned(w.shape, w.dtype) if w.ndim == 2 else np.zeros_like(w)
+    return zeros_aligned(w.shape, w.dtype) if w.ndim == 2 else np.zeros_like(w)
 
 
 def _step_dtype(iterations):

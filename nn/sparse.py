@@ -1,36 +1,27 @@
-"""Sparse input: a validated CSR matrix and the notebook's multi-hot vectorizer.
+"""`CSRMatrix`: a sparse input matrix in compressed sparse row form, validated once.
 
-The Keras IMDB notebook turns each review into a dense row of 10,000 floats
-(``vectorize_sequences``): 1.9 GB per split in float64, 99% zeros. `vectorize_sequences` here
-returns the same matrix as a `CSRMatrix` (``indptr`` int64, ``indices`` int32, values implied
-1): 12 MB per split, and a `Dense` layer fed it runs on the kernels in `nn.kernels`, which
-touch only the nonzeros.
+A `Dense` layer fed a `CSRMatrix` touches only its nonzeros (`nn.ops`), which is what makes
+a 10,000-word multi-hot input cheap: 12 MB per IMDB split instead of the notebook's 1.9 GB of
+dense float64 (`nn.preprocessing.vectorize_sequences` builds one).
 
-`CSRMatrix` is validated once, when it is built, with vectorised NumPy checks; the compiled
-kernels trust it from then on, so a matrix's arrays are its own copies and read-only: an edit
-after validation (``m.indices[0] = 2**31 - 1``) raises ValueError instead of reaching the
-kernels unchecked. Each row's column indices are kept sorted (unsorted input is sorted into a
-copy). Duplicate column indices within a row are kept, and every product adds them up,
-exactly as ``scipy.sparse`` does.
+The matrix is validated when it is built, with vectorised NumPy checks; the compiled kernels
+trust it from then on, so a matrix's arrays are its own copies and read-only: an edit after
+validation (``m.indices[0] = 2**31 - 1``) raises ValueError instead of reaching the kernels
+unchecked. Each row's column indices are kept sorted (unsorted input is sorted into a copy).
+Duplicate column indices within a row are kept, and every product adds them up, exactly as
+``scipy.sparse`` does.
 
 SciPy is optional: `CSRMatrix.from_scipy` / `CSRMatrix.to_scipy` convert both ways without
 densifying, and `as_sparse_input` recognises SciPy matrices without importing SciPy.
-
-`RowSparseGrad` is the other sparse shape here: the weight gradient of a layer fed a sparse
-batch, ``dW = x.T @ delta``, whose rows are zero for every feature absent from the batch.
-It holds only the other rows, so a 2**20-feature layer's gradient costs what the batch
-costs, not 2**20 rows.
 """
 
 import sys
 
 import numpy as np
 
-from . import kernels
-from .sequences import Sequences, row_blocks
+from . import backend
 
-__all__ = ["CSRMatrix", "csr_matrix", "RowSparseGrad", "as_sparse_input",
-           "vectorize_sequences", "multi_hot"]
+__all__ = ["CSRMatrix", "csr_matrix", "as_sparse_input"]
 
 _INT32_MAX = np.iinfo(np.int32).max
 
@@ -114,11 +105,8 @@ class CSRMatrix:
             data = self._check_data(data, indices.size, indptr)  # a copy
         if _rows_sorted(indptr, indices):
             indices = np.array(indices, dtype=np.int32)  # a copy; values checked to fit
-        elif data is None:  # the kernels sort into new arrays
-            indices = kernels.csr_sort_rows(
-                indptr, np.ascontiguousarray(indices, dtype=np.int32), n_features)
-        else:
-            indices, data = kernels.csr_sort_rows_data(
+        else:  # sorted into new arrays
+            indices, data = backend.get().csr_sort_rows(
                 indptr, np.ascontiguousarray(indices, dtype=np.int32), data, n_features)
         _freeze(indptr, indices, data)
         self.indptr, self.indices, self.data, self.shape = indptr, indices, data, shape
@@ -245,12 +233,8 @@ class CSRMatrix:
 
     def _take_valid(self, rows):
         """`take` for int64 ``rows`` known to lie in [0, n_rows)."""
-        if self.data is None:
-            indptr, indices = kernels.gather_rows(self.indptr, self.indices, rows)
-            data = None
-        else:
-            indptr, indices, data = kernels.gather_rows_data(self.indptr, self.indices,
-                                                             self.data, rows)
+        indptr, indices, data = backend.get().gather_rows(self.indptr, self.indices,
+                                                          self.data, rows)
         return CSRMatrix._trusted(indptr, indices, (rows.size, self.shape[1]), data)
 
     def _row_numbers(self, rows):
@@ -307,60 +291,7 @@ class CSRMatrix:
 csr_matrix = CSRMatrix
 
 
-class RowSparseGrad:
-    """A gradient that is zero outside some rows: ``dW[rows] = values``, every other row 0.
-
-    `nn.layers.Dense` stores one in ``grads["kernel"]`` when its input is sparse (see
-    `nn.ops.weight_grad`), and optimizers update just those rows (`nn.optimizers`).
-
-    Parameters
-    ----------
-    rows : int32 array (n_rows,), distinct, increasing
-    values : array (n_rows, units), the gradient's rows
-    shape : (n_features, units), the shape of the dense gradient
-
-    ``np.asarray(g)`` (and any NumPy function given ``g``) sees the dense array, so code
-    written for dense gradients keeps working: ``np.linalg.norm(g)``, ``g - dW``. For the
-    same reason `copy` returns a dense array; `toarray` says so explicitly.
-    """
-
-    __slots__ = ("rows", "values", "shape")
-
-    def __init__(self, rows, values, shape):
-        self.rows, self.values, self.shape = rows, values, tuple(shape)
-
-    @property
-    def dtype(self):
-        return self.values.dtype
-
-    @property
-    def ndim(self):
-        return 2
-
-    @property
-    def size(self):
-        return self.shape[0] * self.shape[1]
-
-    def toarray(self):
-        """The dense gradient, shape (n_features, units)."""
-        out = np.zeros(self.shape, self.values.dtype)
-        out[self.rows] = self.values
-        return out
-
-    def copy(self):
-        """A dense copy (as `toarray`), like ``ndarray.copy`` of the dense gradient."""
-        return self.toarray()
-
-    def __array__(self, dtype=None, copy=None):
-        dense = self.toarray()
-        return dense if dtype is None else dense.astype(dtype, copy=False)
-
-    def __repr__(self):
-        return (f"RowSparseGrad(shape={self.shape}, rows={self.rows.size:,}, "
-                f"dtype={self.values.dtype})")
-
-
-_BLOCK = 1 << 20  # nonzeros per step of the vectorised checks: bounded temporaries
+_CHECK_CHUNK = 1 << 20  # nonzeros per step of the vectorised checks: bounded temporaries
 
 
 def _freeze(*arrays):
@@ -381,8 +312,8 @@ def _read_only(a):
 
 def _rows_sorted(indptr, indices):
     """Whether every row's column indices are non-decreasing (vectorised, block by block)."""
-    for start in range(0, indices.size - 1, _BLOCK):
-        stop = min(start + _BLOCK, indices.size - 1)
+    for start in range(0, indices.size - 1, _CHECK_CHUNK):
+        stop = min(start + _CHECK_CHUNK, indices.size - 1)
         drops = np.flatnonzero(indices[start + 1:stop + 1] < indices[start:stop])
         if drops.size:
             # A drop from the last entry of one row to the first of the next is allowed.
@@ -405,86 +336,3 @@ def as_sparse_input(x):
     if sp is not None and sp.issparse(x):
         return CSRMatrix.from_scipy(x)
     return None
-
-
-def _check_tokens(tokens, offsets, dimension):
-    """ValueError naming the first token outside [0, dimension), its sequence and position."""
-    if tokens.size == 0 or (tokens.min() >= 0 and tokens.max() < dimension):
-        return
-    k = int(np.argmax((tokens < 0) | (tokens >= dimension)))
-    row = _row_of(offsets, k)
-    raise ValueError(
-        f"sequence values must be in [0, {dimension}) for dimension={dimension}; got "
-        f"{tokens[k]} at position {k - int(offsets[row])} of sequence {row}. Use a larger "
-        f"dimension, or keep fewer words (e.g. num_words={dimension} when loading)")
-
-
-def vectorize_sequences(sequences, dimension=10000):
-    """Multi-hot encode integer sequences: row ``i`` has a 1 in each column ``sequences[i]``
-    names (repeats count once), as the Keras notebook's ``vectorize_sequences`` but sparse.
-
-    Parameters
-    ----------
-    sequences : `nn.Sequences` (or anything with ``tokens`` and ``offsets``), or any iterable
-        of integer sequences (a list of lists, Keras's object array).
-    dimension : int, default 10000
-        Number of columns; every token must be in [0, dimension).
-
-    Returns
-    -------
-    CSRMatrix, shape (n_sequences, dimension), multi-hot, rows sorted.
-    """
-    if isinstance(dimension, (bool, np.bool_)) or not isinstance(dimension, (int, np.integer)):
-        raise TypeError(f"dimension must be an integer; got {dimension!r}")
-    if not 0 < dimension <= _INT32_MAX + 1:
-        raise ValueError(f"dimension must be in [1, {_INT32_MAX + 1}]; got {dimension}")
-    dimension = int(dimension)
-    if isinstance(sequences, Sequences):
-        seqs = Sequences(sequences.tokens, sequences.offsets)  # re-checks offsets, no copy
-    elif hasattr(sequences, "tokens") and hasattr(sequences, "offsets"):
-        tokens = np.asarray(sequences.tokens)
-        if tokens.size and not np.issubdtype(tokens.dtype, np.integer):
-            raise TypeError(f"sequences must hold integers; got dtype {tokens.dtype}")
-        _check_tokens(tokens, np.asarray(sequences.offsets), dimension)  # before int32 cast
-        seqs = Sequences(tokens, sequences.offsets)  # validates the offsets
-    else:
-        seqs = Sequences.from_lists(sequences)
-    tokens, offsets = seqs.tokens, seqs.offsets
-    _check_tokens(tokens, offsets, dimension)
-    indptr, indices = _multi_hot_in_runs(tokens, offsets, dimension)
-    return CSRMatrix._trusted(indptr, indices, (offsets.size - 1, dimension))
-
-
-_RUN_TOKENS = 1 << 18  # tokens per call of the multi-hot kernel in `vectorize_sequences`
-
-
-def _multi_hot_in_runs(tokens, offsets, dimension):
-    """`kernels.multi_hot_csr` on runs of consecutive rows of about ``_RUN_TOKENS`` tokens,
-    written straight into the result.
-
-    Called once on all rows, the kernel's scratch holds one int32 per token: for 25,000 IMDB
-    reviews 24 MB on top of the 13 MB result, at the peak of a whole IMDB run. Run by run the
-    scratch is 1 MB, and the counting sort stays in cache (faster than one call). The result
-    is allocated for the worst case, one column per token; pages never written cost no
-    memory, and ``resize`` shrinks it in place (realloc) once the size is known, instead of
-    a 13 MB copy joining the runs. A run also costs O(dimension), hence runs of at least
-    that many tokens.
-    """
-    runs = row_blocks(offsets, max(_RUN_TOKENS, dimension))
-    if len(runs) <= 1:
-        return kernels.multi_hot_csr(tokens, offsets, dimension)
-    indptr = np.zeros(offsets.size, np.int64)
-    indices = np.empty(tokens.size, np.int32)  # at most one column per token
-    nnz = 0
-    for lo, hi in runs:
-        run = offsets[lo:hi + 1]
-        run_indptr, run_indices = kernels.multi_hot_csr(tokens[run[0]:run[-1]], run - run[0],
-                                                        dimension)
-        indptr[lo + 1:hi + 1] = run_indptr[1:] + nnz
-        indices[nnz:nnz + run_indices.size] = run_indices
-        nnz += run_indices.size
-    indices.resize(nnz, refcheck=False)  # no view of it exists
-    return indptr, indices
-
-
-multi_hot = vectorize_sequences
