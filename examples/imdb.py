@@ -9,6 +9,7 @@ for 4 epochs on all 25,000 reviews and evaluates on the 25,000 test reviews (abo
     python examples/imdb.py --dense            # the same on dense input, to compare
     python examples/imdb.py --experiments      # the notebook's "further experiments"
     python examples/imdb.py --early-stopping   # stop when validation loss turns
+    NN_BACKEND=numpy python examples/imdb.py   # the same math in plain NumPy, no numba
 
 Run with --help for every option.
 """
@@ -22,9 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
+import nn
 from nn import callbacks, layers, models, optimizers
 from nn.datasets import imdb
-from nn.sparse import vectorize_sequences
+from nn.preprocessing import vectorize_sequences
 
 NUM_WORDS = 10000
 
@@ -52,6 +54,9 @@ def parse_args(argv=None):
     p.add_argument("--out", metavar="DIR", default="imdb_output",
                    help="folder for the figures and results.json")
     p.add_argument("--seed", type=int, default=1, help="seed for weights and shuffling")
+    p.add_argument("--backend", choices=nn.backend.NAMES, default=None,
+                   help="numba (compiled kernels) or numpy (the same math in plain NumPy); "
+                        "default: NN_BACKEND, else numba")
     p.add_argument("--epochs", type=int, default=None,
                    help="epochs of the run with a validation split (the learning curves); "
                         "default 20, or 10 with --ngrams")
@@ -279,8 +284,16 @@ def main(argv=None):
     verbose = 0 if args.quiet else 1
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    if args.backend is not None:
+        try:
+            nn.set_backend(args.backend)
+        except ImportError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+    print(f"backend: {nn.backend.name()}")
     stages = Stages()
-    results = {"seed": args.seed, "input": "dense" if args.dense else "sparse"}
+    results = {"seed": args.seed, "input": "dense" if args.dense else "sparse",
+               "backend": nn.backend.name()}
     if args.ngrams > 1:
         try:
             results.update(run_ngrams(args, stages, say, verbose), ngrams=args.ngrams,

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nn.sparse import vectorize_sequences
+from nn.preprocessing import vectorize_sequences
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "examples" / "backprop.py"

@@ -79,7 +79,7 @@ def test_four_epoch_model_reaches_87_percent_for_five_seeds(imdb_dir):
     finally:
         sys.path.pop(0)
     from nn.datasets import imdb
-    from nn.sparse import vectorize_sequences
+    from nn.preprocessing import vectorize_sequences
 
     (x, y), (xt, yt) = imdb.load_data(path=imdb_dir, num_words=10000)
     x, xt = vectorize_sequences(x), vectorize_sequences(xt)
