@@ -16,6 +16,7 @@ number the document talks about, in the document's order:
      of each layer's kernel-gradient norm at every step
 
     python examples/backprop.py                     # the whole walkthrough, seconds
+    python examples/backprop.py --backend numpy     # every step in plain NumPy, no numba
     python examples/backprop.py --limit 512 --batch-size 128 --epochs 1    # a small slice
 
 It writes gradcheck.json, gradient_norms.json, gradient_norms.png and
@@ -37,10 +38,11 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from nn import (activations, gradcheck, kernels, layers, losses, models, ops,  # noqa: E402
-                optimizers)
+import nn  # noqa: E402
+from nn import activations, gradcheck, layers, losses, models, ops, optimizers  # noqa: E402
+from nn.kernels import numpy as numpy_backend  # noqa: E402
 from nn.datasets import imdb  # noqa: E402
-from nn.sparse import vectorize_sequences  # noqa: E402
+from nn.preprocessing import vectorize_sequences  # noqa: E402
 
 NUM_WORDS = 10000
 ACTIVATIONS = ("relu", "tanh", "sigmoid")
@@ -56,6 +58,9 @@ def parse_args(argv=None):
     p.add_argument("--out", metavar="DIR", default="backprop_output",
                    help="folder for gradcheck.json and the gradient-norm plots")
     p.add_argument("--seed", type=int, default=0, help="seed for weights and shuffling")
+    p.add_argument("--backend", choices=nn.backend.NAMES, default=None,
+                   help="numba (compiled kernels) or numpy (every step in plain NumPy, no "
+                        "numba); default: NN_BACKEND, else numba")
     p.add_argument("--batch-size", type=int, default=512,
                    help="reviews in the walked-through batch and in each training step")
     p.add_argument("--epochs", type=int, default=3,
@@ -125,8 +130,9 @@ def forward_walk(model, x, y, say):
     a_prev, zs, acts = x, [], [x]
     for i, layer in enumerate(model.layers, start=1):
         W, b = layer.params["kernel"], layer.params["bias"]
-        z = ops.affine(a_prev, W, b)            # nn/ops.py::affine (spmm_ones when sparse)
-        a = layer.activation.forward(z)         # nn/activations.py::ReLU.forward etc.
+        # nn/layers.py::Dense.forward, the lines the NumPy backend runs:
+        z = ops.affine(a_prev, W, b)            # z = x @ W + b   (nn/ops.py::affine)
+        a = layer.activation.forward(z)         # a = f(z)        (nn/activations.py)
         f = layer.activation.name
         x_name = "x" if i == 1 else f"a{i - 1}"
         say(describe(f"z{i} = {x_name} @ W{i} + b{i}", z))
@@ -166,8 +172,8 @@ def backward_walk(model, zs, acts, y, say):
             say(describe(f"dL/dz{i} = dL/da{i} * {f}'(z{i})", dz) + extra)
         x_in = acts[i - 1]
         name = "x" if i == 1 else f"a{i - 1}"
-        # nn/layers.py::Dense.backward_z: dW = x^T dz, db = sum_rows dz, dx = dz W^T
-        dW = ops.weight_grad(x_in, dz)
+        # nn/layers.py::Dense._backward: dW = x^T dz, db = sum_rows dz, dx = dz W^T
+        dW = ops.weight_grad(x_in, dz, rows_only=False)  # every row, to print them
         db = dz.sum(axis=0)
         if i == 1:
             live = np.flatnonzero(np.any(dW != 0, axis=1))
@@ -193,8 +199,9 @@ def backward_walk(model, zs, acts, y, say):
     model._backward(y, p_model)
     diff = max(float(np.max(np.abs(layer.grads[k] - grads[f"{layer.name}/{k}"])))
                for layer in model.layers for k in layer.grads)
-    say(f"model._backward gives the same gradients: max |difference| = {diff:.1e} (float32 "
-        "rounding: its compiled kernels add in another order)")
+    why = ("the same NumPy lines" if nn.backend.name() == "numpy" else
+           "float32 rounding: the numba backend's fused kernels add in another order")
+    say(f"model._backward gives the same gradients: max |difference| = {diff:.1e} ({why})")
     return grads, dz
 
 
@@ -237,17 +244,19 @@ def sparse_demo(model, x, zs, dz1, say):
         f"(nnz = {tiny.nnz}; the repeated 3 counts once)")
     say("as a dense matrix:\n" + _indent(tiny.toarray().astype(int)))
     say("W = 6 x 2, row j = [2j, 2j + 1];  b = [0.5, -0.5]")
-    Z = kernels.spmm_ones(tiny.indptr, tiny.indices, W, b)
-    say("Z = X @ W + b = spmm_ones(indptr, indices, W, b):\n" + _indent(Z))
+    backend = nn.backend.get()  # nn/kernels/numpy.py or nn/kernels/numba/
+    Z = backend.spmm(tiny.indptr, tiny.indices, None, W, b)  # None: every value is 1
+    say(f"Z = X @ W + b = spmm(indptr, indices, None, W, b) on the {nn.backend.name()} "
+        "backend:\n" + _indent(Z))
     same = np.array_equal(Z, tiny.toarray() @ W + b) and np.array_equal(
-        Z, kernels.spmm_ones_reference(tiny.indptr, tiny.indices, W, b))
-    say(f"equal to the dense product and to spmm_ones_reference: {same}")
-    dW = kernels.spmm_t_ones(tiny.indptr, tiny.indices, delta, 6)
-    say("delta = dL/dZ = [[1, 0], [0, 1], [1, 1]];  dW = X^T @ delta = spmm_t_ones(...):\n"
+        Z, numpy_backend.spmm(tiny.indptr, tiny.indices, None, W, b))
+    say(f"equal to the dense product and to nn/kernels/numpy.py::spmm: {same}")
+    dW = backend.spmm_t(tiny.indptr, tiny.indices, None, delta, 6)
+    say("delta = dL/dZ = [[1, 0], [0, 1], [1, 1]];  dW = X^T @ delta = spmm_t(...):\n"
         + _indent(dW))
     same = np.array_equal(dW, tiny.toarray().T @ delta) and np.array_equal(
-        dW, kernels.spmm_t_ones_reference(tiny.indptr, tiny.indices, delta, 6))
-    say(f"equal to the dense product and to spmm_t_ones_reference: {same}")
+        dW, numpy_backend.spmm_t(tiny.indptr, tiny.indices, None, delta, 6))
+    say(f"equal to the dense product and to nn/kernels/numpy.py::spmm_t: {same}")
     say(f"work: {tiny.nnz} nonzeros x 2 units = {tiny.nnz * 2} additions, "
         f"instead of 3 x 6 x 2 = {3 * 6 * 2} multiply-adds")
 
@@ -262,7 +271,8 @@ def sparse_demo(model, x, zs, dz1, say):
     dW_dense = ops.weight_grad(dense, dz1)
     say(f"float32, sparse vs dense input: max |z1 difference| = "
         f"{np.max(np.abs(z_dense - zs[0])):.1e}, max |dW1 difference| = "
-        f"{np.max(np.abs(dW_dense - ops.weight_grad(x, dz1))):.1e} (summation order only)")
+        f"{np.max(np.abs(dW_dense - ops.weight_grad(x, dz1, rows_only=False))):.1e} "
+        "(summation order only)")
 
 
 def _indent(a):
@@ -495,6 +505,13 @@ def main(argv=None):
     args = parse_args(argv)
     say = (lambda *a, **k: None) if args.quiet else print
     start = time.perf_counter()
+    if args.backend is not None:
+        try:
+            nn.set_backend(args.backend)
+        except ImportError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+    print(f"backend: {nn.backend.name()}")
     out = Path(args.out)
     try:
         (train_data, train_labels), _ = imdb.load_data(path=args.data, num_words=NUM_WORDS)

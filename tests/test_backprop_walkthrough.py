@@ -47,12 +47,15 @@ def valid_png(path):
 
 # ------------------------------------------------------------------ the script, real data
 
-@pytest.fixture(scope="module")
-def small_run(imdb_dir, tmp_path_factory):
-    """One run on the first 384 training reviews: a batch of 128, one epoch of 3 steps."""
+@pytest.fixture(scope="module", params=["numba", "numpy"])
+def small_run(request, imdb_dir, tmp_path_factory):
+    """One run on the first 384 training reviews: a batch of 128, one epoch of 3 steps, on
+    each backend."""
     out = tmp_path_factory.mktemp("backprop")
     result = run("--data", str(imdb_dir), "--out", str(out), "--limit", "384",
-                 "--batch-size", "128", "--epochs", "1", "--check-entries", "32")
+                 "--batch-size", "128", "--epochs", "1", "--check-entries", "32",
+                 "--backend", request.param)
+    assert f"backend: {request.param}" in result.stdout, result.stderr[-2000:]
     return result, out
 
 
@@ -87,8 +90,8 @@ def test_walkthrough_prints_every_section(small_run):
         assert f"== {n}. " in out
     same = re.search(r"model._backward gives the same gradients: max \|difference\| = (\S+)", out)
     assert same and float(same.group(1)) < 1e-6, out[-3000:]
-    assert "equal to the dense product and to spmm_ones_reference: True" in out
-    assert "equal to the dense product and to spmm_t_ones_reference: True" in out
+    assert "equal to the dense product and to nn/kernels/numpy.py::spmm: True" in out
+    assert "equal to the dense product and to nn/kernels/numpy.py::spmm_t: True" in out
     assert "total 160,305 parameters" in out
     for name in ("z1 = x @ W1 + b1", "dL/dz3 = (p - y) / n", "dL/dW1 = x^T @ dL/dz1"):
         assert name in out
@@ -203,7 +206,8 @@ def test_every_code_reference_is_a_link_to_its_file():
 def test_doc_references_the_pieces_the_walkthrough_derives():
     refs = {f"{path}::{name}" for path, name in doc_references()}
     required = {
-        "nn/layers.py::Dense.forward", "nn/layers.py::Dense.backward_z",
+        "nn/layers.py::Dense.forward", "nn/layers.py::Dense.backward",
+        "nn/layers.py::Dense.backward_from_dz",
         "nn/ops.py::affine", "nn/ops.py::weight_grad",
         "nn/activations.py::ReLU.forward", "nn/activations.py::ReLU.backward",
         "nn/activations.py::Sigmoid.forward", "nn/activations.py::Sigmoid.backward",
@@ -212,8 +216,10 @@ def test_doc_references_the_pieces_the_walkthrough_derives():
         "nn/losses.py::BinaryCrossentropy.fused_gradient",
         "nn/losses.py::MeanSquaredError.gradient",
         "nn/models.py::Sequential._forward", "nn/models.py::Sequential._backward",
-        "nn/optimizers.py::RMSprop.update_step", "nn/kernels/rmsprop.py::rmsprop_update",
-        "nn/kernels/forward.py::spmm_ones", "nn/kernels/backward.py::spmm_t_ones",
+        "nn/optimizers.py::RMSprop.update_step", "nn/kernels/numba/rmsprop.py::rmsprop_update",
+        "nn/kernels/numpy.py::spmm", "nn/kernels/numpy.py::spmm_t",
+        "nn/kernels/numba/forward.py::spmm", "nn/kernels/numba/backward.py::spmm_t",
+        "nn/kernels/numba/fused.py::DenseLayer",
         "nn/gradcheck.py::check_gradients",
     }
     assert required <= refs, sorted(required - refs)
