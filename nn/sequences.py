@@ -6,7 +6,7 @@ holds the same data as one flat ``int32`` array of tokens and an ``int64`` array
 like that array of lists wherever the Keras notebook touches it: ``len(x)``, ``x[i]`` (a
 list), ``x[i][:10]``, iteration, ``max(max(s) for s in x)`` and slicing.
 
-The multi-hot vectorizer (`nn.sparse.vectorize_sequences`) reads ``tokens`` and ``offsets``
+The multi-hot vectorizer (`nn.preprocessing.vectorize_sequences`) reads ``tokens`` and ``offsets``
 directly, in one vectorised step.
 """
 

@@ -12,7 +12,7 @@ def multi_hot_csr(tokens, offsets, dimension):
 
     Row ``i`` holds the distinct tokens of ``tokens[offsets[i]:offsets[i + 1]]`` that lie in
     [0, dimension), sorted. Tokens outside that range are dropped here; the public wrapper
-    (`nn.sparse.vectorize_sequences`) rejects them before calling this.
+    (`nn.preprocessing.vectorize_sequences`) rejects them before calling this.
 
     No comparison sort: a counting sort lists each token's rows (in row order), and reading
     the tokens back in increasing order refills the rows already sorted; a row repeated

@@ -39,7 +39,7 @@ class DenseLayer:
 
     def forward(self, x, W, b):
         """a = f(x @ W + b), shape (n_samples, units), W's dtype."""
-        if _narrow(x, W):
+        if _narrow_dense(x, W):
             return dense.dense_forward(x, W, b, self.code)
         if isinstance(x, np.ndarray):
             z = x @ W
@@ -52,7 +52,7 @@ class DenseLayer:
         """(dW, db, dx) from dL/da, as `nn.layers.Dense.backward` computes them; dW is a
         `RowSparseGrad` for a sparse ``x``, dx None without ``need_dx``."""
         a, da = (np.ascontiguousarray(v, dtype=W.dtype) for v in (a, da))
-        if _narrow(x, W):
+        if _narrow_dense(x, W):
             dW, db, dx = dense.dense_backward(x, a, da, W, self.code, need_dx)
             return dW, db, dx if need_dx else None
         dz, db = dense.activation_backward(a, da, self.code)
@@ -78,7 +78,7 @@ def dense_layer(activation, W):
     return _LAYERS.get(type(activation))
 
 
-def _narrow(x, W):
+def _narrow_dense(x, W):
     return (isinstance(x, np.ndarray) and x.shape[1] <= NARROW_FEATURES
             and x.dtype == W.dtype and x.flags.c_contiguous)
 
