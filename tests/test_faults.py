@@ -34,7 +34,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nn.datasets import _aclimdb, _files, _npz, imdb
+from nn.datasets import _aclimdb, _files, imdb
+from nn.files import load_npz, save_npz
 from test_imdb_files import (WORD_INDEX, archive_bytes, assert_raw, closed_port, files_in,
                              load_raw, write_keras_npz)
 
@@ -298,7 +299,7 @@ def good_cache(tmp_path_factory):
         mp.setenv("NN_CACHE_DIR", str(cache))
         load_raw(path=data)
     (cached,) = cache.glob("imdb-*.npz")
-    return data, cached.name, cached.read_bytes(), _npz.load_arrays(cached)
+    return data, cached.name, cached.read_bytes(), load_npz(cached)
 
 
 @settings(max_examples=EXAMPLES, deadline=None,
@@ -328,12 +329,12 @@ def test_random_damage_to_the_cache_is_rebuilt_never_misread(good_cache, isolate
         assert_raw(load_raw(path=source))  # the right data, whatever happened to the cache
     rebuilt = [w for w in caught if "damaged cache file" in str(w.message)]
     if rebuilt:  # and the file was rebuilt, good again
-        arrays = _npz.load_arrays(isolated / name)
+        arrays = load_npz(isolated / name)
         assert arrays.keys() == good_arrays.keys()
         for key, value in good_arrays.items():
             np.testing.assert_array_equal(arrays[key], value)
     elif bytes(damaged) != good:  # damage the loader could not see left the data intact
-        arrays = _npz.load_arrays(isolated / name)
+        arrays = load_npz(isolated / name)
         for key, value in good_arrays.items():
             np.testing.assert_array_equal(arrays[key], value)
     assert hidden(isolated) == []
@@ -366,7 +367,7 @@ def test_two_processes_download_and_build_the_cache_at_once(server, monkeypatch,
     # The cache is a complete file holding what tokenizing again gives.
     fresh = imdb._pack(imdb._raw_from_text(data_dir / "aclImdb_v1.tar.gz",
                                            data_dir / "imdb_word_index.json"))
-    arrays = _npz.load_arrays(cached)
+    arrays = load_npz(cached)
     assert arrays.keys() == fresh.keys()
     for key, value in fresh.items():
         np.testing.assert_array_equal(arrays[key], value)
@@ -378,12 +379,12 @@ def test_two_processes_download_and_build_the_cache_at_once(server, monkeypatch,
 WRITER = """
 import sys, time
 import numpy as np
-from nn.datasets import _npz
+from nn.files import save_npz
 path, stop = sys.argv[1], time.monotonic() + float(sys.argv[2])
 versions = [{"a": np.full(300_000, v, np.int64), "b": np.arange(v, v + 1000)} for v in (1, 2)]
 i = 0
 while time.monotonic() < stop:
-    _npz.save_arrays(path, versions[i % 2])
+    save_npz(path, versions[i % 2])
     i += 1
 print(i)
 """
@@ -391,12 +392,12 @@ print(i)
 
 def test_readers_never_see_a_half_written_cache(tmp_path):
     path = tmp_path / "cache.npz"
-    _npz.save_arrays(path, {"a": np.full(300_000, 1, np.int64), "b": np.arange(1, 1001)})
+    save_npz(path, {"a": np.full(300_000, 1, np.int64), "b": np.arange(1, 1001)})
     writer = subprocess.Popen([sys.executable, "-c", WRITER, str(path), "1.5"], cwd=ROOT,
                               stdout=subprocess.PIPE, text=True)
     reads, seen = 0, set()
     while writer.poll() is None:
-        arrays = _npz.load_arrays(path)  # raises on a torn file
+        arrays = load_npz(path)  # raises on a torn file
         v = int(arrays["a"][0])
         assert v in (1, 2) and np.all(arrays["a"] == v)
         np.testing.assert_array_equal(arrays["b"], np.arange(v, v + 1000))

@@ -23,6 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nn.datasets import _aclimdb, _files, _npz, imdb
+from nn.files import atomic_write
 
 WORD_INDEX = {"the": 1, "film": 2, "was": 3, "good": 4, "bad": 5, "it's": 6, "Ángela": 7,
               "so\x85": 8, "br": 9}
@@ -451,10 +452,10 @@ def test_download_cut_short_leaves_nothing(server, monkeypatch, isolated):
 
 def test_atomic_write(tmp_path):
     target = tmp_path / "sub" / "file.bin"
-    with _files.atomic_write(target) as f:
+    with atomic_write(target) as f:
         f.write(b"one")
     with pytest.raises(RuntimeError):
-        with _files.atomic_write(target) as f:
+        with atomic_write(target) as f:
             f.write(b"two, half written")
             raise RuntimeError("interrupted")
     assert target.read_bytes() == b"one" and files_in(tmp_path / "sub") == ["file.bin"]

@@ -1,24 +1,22 @@
-"""File plumbing shared by the dataset loaders: where files live, checksums, safe writes, downloads.
+"""File plumbing shared by the dataset loaders: where files live, checksums, downloads.
 
 Folders searched for data, in order: a ``path=`` given by the caller, ``NN_DATA_DIR``, the cache
 directory (`cache_dir`) and Keras's own cache (`keras_cache_dir`). Everything this package
-writes (downloads, tokenized caches) goes to the cache directory, and every write is atomic: the
-bytes go to a temporary file in the same folder, are flushed and fsynced, and only then renamed
-over the final name with `os.replace`. An interrupted run leaves no half-written file under a
-name the loaders would read.
+writes (downloads, tokenized caches) goes to the cache directory through `nn.files.atomic_write`:
+an interrupted run leaves no half-written file under a name the loaders would read.
 
 Downloads use only `urllib`: they stream into ``.<name>.<random>.part`` beside the destination,
 show a progress bar on stderr, check the MD5 and are renamed only when complete and correct.
 """
 
-import contextlib
 import hashlib
 import os
-import secrets
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from nn.files import atomic_write
+from nn.progress import Progbar
 
 CHUNK = 1 << 20
 
@@ -84,63 +82,6 @@ def file_digest(path, algorithm="sha256"):
     return digest.hexdigest()
 
 
-@contextlib.contextmanager
-def atomic_write(path, suffix=".tmp"):
-    """Open a temporary binary file beside ``path``; on success fsync it and rename it to ``path``.
-
-    On any exception the temporary file is deleted and ``path`` is left as it was.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}{suffix}")
-    # os.open with mode 0o666 honours the umask, unlike mkstemp's private 0o600.
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-class ProgressBar:
-    """A one-line download progress bar on stderr, redrawn at most ten times a second."""
-
-    def __init__(self, name, total, stream=None, width=30):
-        self.name, self.total, self.width = name, total, width
-        self.stream = stream if stream is not None else sys.stderr
-        self.done = 0
-        self.last = 0.0
-
-    def update(self, n):
-        self.done += n
-        now = time.monotonic()
-        if now - self.last >= 0.1:
-            self.last = now
-            self._draw()
-
-    def close(self):
-        self._draw()
-        self.stream.write("\n")
-        self.stream.flush()
-
-    def _draw(self):
-        mb = f"{self.done / 1e6:.1f}"
-        if self.total:
-            frac = min(self.done / self.total, 1.0)
-            bar = "#" * int(frac * self.width)
-            line = (f"Downloading {self.name}: {frac:4.0%} [{bar:<{self.width}}] "
-                    f"{mb}/{self.total / 1e6:.1f} MB")
-        else:
-            line = f"Downloading {self.name}: {mb} MB"
-        self.stream.write("\r" + line)
-        self.stream.flush()
-
-
 def download(url, dest, md5, timeout=30):
     """Download ``url`` to ``dest`` through a ``.part`` file, checking its MD5.
 
@@ -173,17 +114,19 @@ def download(url, dest, md5, timeout=30):
     digest = hashlib.md5(usedforsecurity=False)
     with urllib.request.urlopen(url, timeout=timeout) as response:
         total = int(response.headers.get("Content-Length") or 0)
-        bar = ProgressBar(dest.name, total)
+        bar = Progbar(total, stream=sys.stderr, label=f"Downloading {dest.name}:", unit="bytes")
+        received = 0
         with atomic_write(dest, suffix=".part") as out:
             try:
                 while chunk := response.read(CHUNK):
                     out.write(chunk)
                     digest.update(chunk)
-                    bar.update(len(chunk))
+                    received += len(chunk)
+                    bar.update(received)
             finally:
-                bar.close()
-            if total and bar.done != total:
-                raise ConnectionError(f"the connection closed after {bar.done} of {total} bytes")
+                bar.finish()
+            if total and received != total:
+                raise ConnectionError(f"the connection closed after {received} of {total} bytes")
             if md5 is not None and digest.hexdigest() != md5.lower():
                 raise ValueError(
                     f"checksum mismatch for {url}: expected MD5 {md5}, got "

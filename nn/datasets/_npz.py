@@ -1,4 +1,4 @@
-"""Reading Keras's pickled ``.npz`` files safely, and writing our own pickle-free ones.
+"""Reading Keras's pickled ``.npz`` files safely.
 
 Keras's ``imdb.npz`` stores each split as a NumPy object array of Python lists, which NumPy can
 only save as a pickle. Loading it with ``allow_pickle=True`` would run any code a tampered file
@@ -7,7 +7,8 @@ unpickle with an unpickler that resolves only the globals needed to rebuild an o
 (``numpy.ndarray``, ``numpy.dtype`` and ``multiarray._reconstruct``) and then check that every
 element is a list of Python ints before anything else sees it.
 
-Our own caches hold only numeric arrays and are read with ``allow_pickle=False``.
+Our own caches hold only numeric arrays, written and read by `nn.files.save_npz` and
+`nn.files.load_npz` (with ``allow_pickle=False``).
 """
 
 import io
@@ -16,8 +17,6 @@ import pickle
 import zipfile
 
 import numpy as np
-
-from nn.datasets._files import atomic_write
 
 _ALLOWED_GLOBALS = frozenset({
     ("numpy", "ndarray"),
@@ -102,15 +101,3 @@ def ragged_from_lists(array, what):
     offsets = np.zeros(array.size + 1, dtype=np.int64)
     np.cumsum(np.fromiter(map(len, array), np.int64, array.size), out=offsets[1:])
     return tokens.astype(np.int32), offsets
-
-
-def save_arrays(path, arrays):
-    """Write numeric ``arrays`` (a dict) to an uncompressed ``.npz``, atomically."""
-    with atomic_write(path) as f:
-        np.savez(f, **arrays)
-
-
-def load_arrays(path):
-    """Every array in an ``.npz`` written by `save_arrays`, with pickles refused."""
-    with np.load(path, allow_pickle=False) as data:
-        return {name: data[name] for name in data.files}

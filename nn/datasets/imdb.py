@@ -49,6 +49,7 @@ import numpy as np
 
 from nn.datasets import _aclimdb, _npz
 from nn.datasets._files import RemoteFile, cache_dir, download, file_digest, search_dirs
+from nn.files import load_npz, save_npz
 from nn.sequences import Sequences, row_blocks
 
 __all__ = ["load_data", "get_word_index", "decode_review"]
@@ -365,13 +366,13 @@ def _load_raw(source):
     cached = cache_dir() / f"imdb-{_cache_key(source, kind, word_index)}.npz"
     if cached.is_file():
         try:
-            return _unpack(_npz.load_arrays(cached))
+            return _unpack(load_npz(cached))
         except Exception as exc:  # any damage to our own cache means: build it again
             warnings.warn(f"ignoring the damaged cache file {cached} ({exc}); rebuilding it",
                           stacklevel=3)
     raw = (_raw_from_npz(source) if kind == "npz" else _raw_from_text(source, word_index))
     try:
-        _npz.save_arrays(cached, _pack(raw))
+        save_npz(cached, _pack(raw))
     except OSError as exc:
         warnings.warn(f"could not write the cache file {cached} ({exc}); the next load will "
                       "tokenize again", stacklevel=3)
