@@ -14,6 +14,11 @@ from . import ops
 
 _CHUNK = 1 << 22  # elements per finiteness check, to bound the temporary
 
+# What NaN or infinite weights (or a NaN training loss) mean, and what to do: every message
+# about it ends with this.
+DIVERGED = ("training diverged (lower the learning rate, or check the inputs; "
+            "callbacks.TerminateOnNaN stops it early)")
+
 
 def prepare_x(x, name="x", dtype=None):
     """Return (x, n_samples, n_features) for a 2-D dense array or a sparse matrix.
@@ -27,7 +32,7 @@ def prepare_x(x, name="x", dtype=None):
     if not is_sparse:
         if hasattr(x, "offsets") and hasattr(x, "tokens"):
             raise TypeError(f"{name} is a ragged list of sequences; turn it into a matrix "
-                            "first, e.g. nn.sparse.vectorize_sequences(x, dimension=10000)")
+                            "first, e.g. nn.preprocessing.vectorize_sequences(x, dimension=10000)")
         x = _as_array(x, name)
         if x.dtype.kind not in "biuf":
             raise TypeError(f"{name} must hold numbers; got dtype {x.dtype}")
@@ -126,28 +131,27 @@ def _check_sparse_range(x, name, dtype):
                      f"{limit:.4g}); scale the values, or build the model with dtype='float64'")
 
 
+def check_integer(value, name, minimum):
+    """``value`` as an int: TypeError unless it is an integer (a bool is not), ValueError if
+    it is below ``minimum`` (0 or 1)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer; got {value!r}")
+    if value < minimum:
+        least = "0 or more" if minimum == 0 else f"at least {minimum}"
+        raise ValueError(f"{name} must be {least}; got {value}")
+    return int(value)
+
+
 def check_batch_size(batch_size):
-    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral):
-        raise TypeError(f"batch_size must be an integer; got {batch_size!r}")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1; got {batch_size}")
-    return int(batch_size)
+    return check_integer(batch_size, "batch_size", minimum=1)
 
 
 def check_epochs(epochs):
-    if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral):
-        raise TypeError(f"epochs must be an integer; got {epochs!r}")
-    if epochs < 0:
-        raise ValueError(f"epochs must be 0 or more; got {epochs}")
-    return int(epochs)
+    return check_integer(epochs, "epochs", minimum=0)
 
 
 def check_initial_epoch(initial_epoch):
-    if isinstance(initial_epoch, bool) or not isinstance(initial_epoch, numbers.Integral):
-        raise TypeError(f"initial_epoch must be an integer; got {initial_epoch!r}")
-    if initial_epoch < 0:
-        raise ValueError(f"initial_epoch must be 0 or more; got {initial_epoch}")
-    return int(initial_epoch)
+    return check_integer(initial_epoch, "initial_epoch", minimum=0)
 
 
 def check_validation_split(validation_split):
