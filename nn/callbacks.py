@@ -11,6 +11,8 @@ import warnings
 
 import numpy as np
 
+from .inputs import DIVERGED
+
 HOOKS = ("on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end",
          "on_train_batch_end")
 
@@ -144,7 +146,7 @@ class ModelCheckpoint(Callback):
         path = self.filepath.format(epoch=epoch + 1, **logs)
         if not all(np.isfinite(w).all() for w in self.model.get_weights()):
             warnings.warn(f"ModelCheckpoint: not saving epoch {epoch + 1} to {path}: the "
-                          "weights are NaN or infinite (training diverged)", RuntimeWarning,
+                          f"weights are NaN or infinite: {DIVERGED}", RuntimeWarning,
                           stacklevel=2)
             return
         if self.save_weights_only:

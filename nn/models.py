@@ -13,9 +13,10 @@ import warnings
 
 import numpy as np
 
-from . import inputs, kernels, losses, metrics as metrics_mod, ops, optimizers, saving
+from . import inputs, losses, metrics as metrics_mod, ops, optimizers, saving
 from .callbacks import CallbackList, History
-from .layers import Layer
+from .layers import Dense, Layer
+from .memory import aligned_copy
 from .progress import Progbar
 
 
@@ -138,7 +139,7 @@ class Sequential:
         last, deep = self.layers[-1], len(self.layers) > 1
         dz = self.loss.fused_gradient(y, p, last.activation)
         if dz is not None:  # sigmoid + crossentropy: start from dL/dz = (p - y) / n
-            da = last.backward_z(dz, need_dx=deep)
+            da = last.backward_from_dz(dz, need_dx=deep)
         else:               # otherwise from dL/dp, through the output activation
             da = last.backward(self.loss.gradient(y, p), need_dx=deep)
         # da is dL/da of the layer below: each layer's dL/dx is its input's dL/da.
@@ -194,8 +195,7 @@ class Sequential:
         if np.all(np.isfinite(value)):
             return
         if not all(np.isfinite(w).all() for w in self.get_weights()):
-            why = ("the model's weights are NaN or infinite: training diverged (lower the "
-                   "learning rate; callbacks.TerminateOnNaN stops it early)")
+            why = f"the model's weights are NaN or infinite: {inputs.DIVERGED}"
         else:
             why = ("the weights are finite, so the inputs (or targets) are too large for the "
                    f"model's {self.dtype.name} arithmetic (scale them)")
@@ -259,9 +259,7 @@ class Sequential:
                 logs.update({f"val_{k}": v for k, v in val.items()})
             if not np.isfinite(logs["loss"]):
                 warnings.warn(f"the training loss became {logs['loss']} in epoch {epoch + 1}: "
-                              "training diverged (lower the learning rate, or check the "
-                              "inputs); callbacks.TerminateOnNaN stops it", RuntimeWarning,
-                              stacklevel=2)
+                              f"{inputs.DIVERGED}", RuntimeWarning, stacklevel=2)
             progbar.finish(logs)
             cbs.call("on_epoch_end", epoch, logs)
             if self.stop_training:
@@ -272,7 +270,7 @@ class Sequential:
     def _run_epoch(self, x, y, batch_size, shuffle, progbar, cbs):
         n = len(y)
         order = self.rng.permutation(n) if shuffle else None
-        totals = Totals(self.metrics)
+        means = RunningMeans(self.metrics)
         for batch, start in enumerate(range(0, n, batch_size)):
             stop = min(start + batch_size, n)
             if shuffle:
@@ -281,12 +279,12 @@ class Sequential:
             else:
                 xb, yb = ops.slice_rows(x, start, stop, self.dtype), y[start:stop]
             loss_value, p = self._train_step(xb, yb)
-            totals.add(loss_value, yb, p)
-            progbar.update(stop, totals.means)
+            means.add(loss_value, yb, p)
+            progbar.update(stop, means.result)
             cbs.call("on_train_batch_end", batch, {"loss": loss_value})
             if self.stop_training:
                 break
-        return totals.means()
+        return means.result()
 
     # ---------------------------------------------------------- inference
     def evaluate(self, x, y, batch_size=32, verbose=1):
@@ -302,15 +300,15 @@ class Sequential:
         return values if self.metrics else values[0]
 
     def _evaluate(self, x, y, batch_size, progbar):
-        totals = Totals(self.metrics)
+        means = RunningMeans(self.metrics)
         for start in range(0, len(y), batch_size):
             stop = min(start + batch_size, len(y))
             yb = y[start:stop]
             p = self._forward(ops.slice_rows(x, start, stop, self.dtype))
-            totals.add(self.loss(yb, p), yb, p)
+            means.add(self.loss(yb, p), yb, p)
             if progbar is not None:
-                progbar.update(stop, totals.means)
-        logs = totals.means()
+                progbar.update(stop, means.result)
+        logs = means.result()
         if progbar is not None:
             progbar.finish(logs)
         return logs
@@ -352,34 +350,140 @@ class Sequential:
             if w.dtype.kind not in "biuf":
                 raise TypeError(f"{layer.name}/{key} must hold numbers; got dtype {w.dtype}")
             inputs.check_finite(w, f"{layer.name}/{key}", self.dtype,
-                                fix="weights must be finite (a file holding NaN comes from "
-                                    "a model whose training diverged)")
-            new.append(kernels.aligned_copy(w, self.dtype))  # rows on cache lines, as built
+                                fix="weights must be finite; NaN or inf weights come from a "
+                                    f"model whose {inputs.DIVERGED}")
+            new.append(aligned_copy(w, self.dtype))  # rows on cache lines, as built
         for (layer, key), w in zip(slots, new):
             layer.params[key] = w
 
 
     def save_weights(self, path):
         """Write the weights to an .npz file, atomically, without pickles."""
-        saving.save_weights(self, path)
+        saving.write_weights(path, self._weights_to_save())
 
     def load_weights(self, path):
-        """Read weights written by `save_weights`; checks layer count and every shape."""
-        saving.load_weights(self, path)
+        """Read weights written by `save_weights` (or `save`); checks layer count and every
+        shape, and builds the model from the file if it is not built yet."""
+        self._set_named_weights(saving.read_weights(path), path)
 
     def save(self, path):
         """Write architecture, compile settings, weights and optimizer state to one .npz;
         read it back with `nn.models.load_model`."""
-        saving.save(self, path)
+        slots = self.optimizer.slots if self.optimizer is not None else {}
+        saving.write_model(path, self.get_config(), self._weights_to_save(), slots)
+
+    def _weights_to_save(self):
+        """Every parameter by ``"<layer>/<param>"`` name; ValueError if the model is not
+        built or a weight is not finite (nothing could load it back)."""
+        if not self.built:
+            raise ValueError("the model has no weights yet: build it (input_shape, or fit once)")
+        weights = {f"{layer.name}/{key}": value for layer in self.layers
+                   for key, value in layer.params.items()}
+        for name, value in weights.items():
+            if not np.isfinite(value).all():
+                raise ValueError(f"not saving: {name} holds NaN or inf, so {inputs.DIVERGED}. "
+                                 "Load an earlier checkpoint instead")
+        return weights
+
+    def _set_named_weights(self, weights, path):
+        """Set parameters from ``{"<layer>/<param>": array}`` read from ``path``, matching
+        saved layers to this model's in order (names may differ); builds the model from the
+        first kernel's shape if needed."""
+        saved_layers = list(dict.fromkeys(k.rsplit("/", 1)[0] for k in weights))
+        if len(saved_layers) != len(self.layers):
+            raise ValueError(f"{path} holds weights for {len(saved_layers)} layers "
+                             f"({saved_layers}); the model has {len(self.layers)}")
+        if not self.built:
+            first = weights.get(f"{saved_layers[0]}/kernel")
+            if first is None:
+                raise ValueError(f"{path} has no kernel for its first layer {saved_layers[0]!r}")
+            self.build(first.shape[0])
+        ordered = []
+        for saved, layer in zip(saved_layers, self.layers):
+            for key, current in layer.params.items():
+                w = weights.get(f"{saved}/{key}")
+                if w is None:
+                    raise ValueError(f"{path} has no {key} for layer {saved!r}")
+                if w.shape != current.shape:
+                    raise ValueError(f"layer {layer.name!r} {key} has shape {current.shape} "
+                                     f"but {path} holds {w.shape} (saved as {saved!r})")
+                ordered.append(w)
+        self.set_weights(ordered)
+
+    # ------------------------------------------------------------- config
+    def get_config(self):
+        """The architecture and compile settings as a JSON-able dict, for `from_config`::
+
+            {"model": {"name": ..., "seed": ..., "dtype": ...},
+             "layers": [{"class": "Dense", "config": <layer.get_config()>}, ...],
+             "optimizer": <optimizer.get_config()> or None, "optimizer_iterations": int,
+             "loss": <loss.get_config()> or None, "metrics": [name, ...]}
+
+        Weights and optimizer slots are not in it (`save` writes them beside it)."""
+        return {
+            "model": {"name": self.name, "seed": self.seed, "dtype": self.dtype.name},
+            "layers": [{"class": type(layer).__name__, "config": layer.get_config()}
+                       for layer in self.layers],
+            "optimizer": self.optimizer.get_config() if self.optimizer is not None else None,
+            "optimizer_iterations": self.optimizer.iterations if self.optimizer else 0,
+            "loss": self.loss.get_config() if self.loss is not None else None,
+            "metrics": [name for name, _ in self.metrics],
+        }
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        """A new model from a `get_config()` dict: the same layers (built when the first has
+        an input size, with fresh weights) compiled as the original was, if it was, with the
+        optimizer's step count. ``custom_objects`` maps the names of your own metric
+        functions or Loss classes to them (a config holds only names). ValueError on an
+        unknown layer class, bad optimizer settings or an unknown loss or metric name."""
+        custom = dict(custom_objects or {})
+        m = config["model"]
+        model = cls(seed=m.get("seed"), dtype=m.get("dtype", "float32"),
+                    name=m.get("name", "sequential"))
+        for spec in config["layers"]:
+            if spec.get("class") != "Dense":
+                raise ValueError(f"unknown layer class {spec.get('class')!r}; nn has Dense only")
+            c = spec["config"]
+            model.add(Dense(c["units"], activation=c["activation"],
+                            input_dim=c.get("input_dim"), name=c["name"]))
+        if config.get("loss"):
+            try:
+                opt = optimizers.from_config(config["optimizer"])
+            except (TypeError, ValueError) as e:
+                raise ValueError(f"bad optimizer settings ({e})") from e
+            loss_name = config["loss"]["name"]
+            model.compile(optimizer=opt, loss=custom.get(loss_name, loss_name),
+                          metrics=[custom.get(name, name) for name in config["metrics"]])
+            opt.iterations = int(config.get("optimizer_iterations", 0))
+        return model
 
 
 def load_model(path, custom_objects=None):
-    """Rebuild a model written by `Sequential.save`; never executes code from the file."""
-    return saving.load_model(path, custom_objects)
+    """Rebuild a model written by `Sequential.save`: architecture, compile settings, weights
+    and optimizer state; never executes code from the file. ``custom_objects`` maps the names
+    of your own metric functions or Loss classes to them (a file holds only their names)."""
+    config, weights, slots = saving.read_model(path)
+    try:
+        model = Sequential.from_config(config, custom_objects)
+    except ValueError as e:
+        raise ValueError(f"{path}: {e}") from e
+    if model.optimizer is not None:
+        for param, named in slots.items():
+            for slot, value in named.items():
+                # on cache lines, as the optimizer allocates them
+                model.optimizer.slots.setdefault(param, {})[slot] = aligned_copy(value)
+    model._set_named_weights(weights, path)
+    return model
 
 
-class Totals:
-    """Running sample-weighted means of the loss and metrics over batches."""
+class RunningMeans:
+    """The loss and each metric averaged over the samples of the batches seen so far: `add`
+    one batch's values, read the means with `result` (``{"loss": ..., <metric>: ...}``).
+
+    ``metrics`` is the model's list of ``(name, fn)``; ``fn(y, p)`` gives one value per
+    sample or the batch mean, which is weighted by the batch size.
+    """
 
     def __init__(self, metrics):
         self.metrics = metrics
@@ -395,6 +499,6 @@ class Totals:
             self.sums[i] += float(value.sum()) if value.ndim else float(value) * n
         self.count += n
 
-    def means(self):
+    def result(self):
         count = max(self.count, 1)
         return {k: float(s / count) for k, s in zip(self.names, self.sums)}

@@ -6,7 +6,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from nn import layers, losses, metrics, models
+from nn import layers, losses, metrics, models, saving
 from helpers import mlp, separable
 
 X, Y = separable(n=120, d=6)
@@ -70,6 +70,27 @@ def test_loaded_and_set_weights_and_slots_start_on_cache_lines(tmp_path):
     velocity = b.optimizer.get_slot("dense/kernel", "velocity")
     assert velocity.ctypes.data % 64 == 0
     np.testing.assert_array_equal(velocity, a.optimizer.get_slot("dense/kernel", "velocity"))
+
+
+def test_config_round_trip_rebuilds_architecture_and_compile_settings():
+    a = trained()
+    b = models.Sequential.from_config(a.get_config())
+    assert b.get_config() == a.get_config()
+    assert [type(layer) for layer in b.layers] == [layers.Dense] * 3 and b.built
+    assert b.optimizer is not a.optimizer and b.optimizer.slots == {}
+    with pytest.raises(ValueError, match="unknown layer class 'Conv2D'"):
+        models.Sequential.from_config({**a.get_config(), "layers": [{"class": "Conv2D"}]})
+
+
+def test_model_files_take_and_give_plain_dicts(tmp_path):
+    weights = {"d/kernel": np.ones((2, 3), np.float32), "d/bias": np.zeros(3, np.float32)}
+    slots = {"d/kernel": {"velocity": np.full((2, 3), 0.5, np.float32)}}
+    saving.write_model(tmp_path / "m.npz", {"layers": [], "loss": None}, weights, slots)
+    config, w, s = saving.read_model(tmp_path / "m.npz")
+    assert config == {"layers": [], "loss": None}
+    assert list(w) == ["d/kernel", "d/bias"] and list(s) == ["d/kernel"]
+    np.testing.assert_array_equal(s["d/kernel"]["velocity"], slots["d/kernel"]["velocity"])
+    assert list(saving.read_weights(tmp_path / "m.npz")) == ["d/kernel", "d/bias"]
 
 
 def test_custom_objects_are_looked_up_by_name(tmp_path):
