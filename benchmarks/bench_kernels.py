@@ -15,26 +15,25 @@ deterministic designs, to justify the one `nn.kernels.spmm_t_ones` uses:
   fixed order (fixed, so the result does not depend on the thread count);
 - ``transpose``: a counting-sort transpose of the batch (CSC), then one pass per feature.
 
-The data come from `load_data`: synthetic IMDB-shaped reviews by default (benchmarks/data.py),
-or any DATA.npz written by ``benchmarks/data.py`` (``--data``, e.g. the real IMDB).
+The data come from `load_data`: synthetic IMDB-shaped reviews by default (`benchmarks.data`),
+or any DATA.npz written by ``benchmarks.data`` (``--data``, e.g. the real IMDB).
 
 torch.sparse builds a ``torch.sparse_csr_tensor`` per batch (counted as gather) and computes
 ``torch.sparse.mm(x, W) + b`` forward and ``torch.sparse.mm(x.T, delta)`` backward (the
 product autograd would run for ``dW``).
 
 ``--system nn|scipy|dense|torch --json`` times one system and prints one JSON line with every
-repetition (`benchmarks/run.py` runs each system so, in its own process, with the thread
+repetition (`benchmarks.run` runs each system so, in its own process, with the thread
 counts set in the environment). Without ``--system`` all run in this process and a Markdown
 table is printed.
 
-    python benchmarks/bench_kernels.py --reps 7 --seed 0
-    NUMBA_NUM_THREADS=1 python benchmarks/bench_kernels.py --system nn --json
+    python -m benchmarks.bench_kernels --reps 7 --seed 0
+    NUMBA_NUM_THREADS=1 python -m benchmarks.bench_kernels --system nn --json
 """
 
 import argparse
 import json
 import os
-import sys
 import time
 import warnings
 
@@ -42,12 +41,9 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-import data as bench_data  # noqa: E402  (benchmarks/data.py)
-from nn import kernels  # noqa: E402
-from nn.sparse import CSRMatrix  # noqa: E402
+from benchmarks import data as bench_data
+from nn import kernels
+from nn.sparse import CSRMatrix
 
 N_VALIDATION, BATCH_SIZE, UNITS = 10000, 512, 16
 

@@ -31,7 +31,7 @@ reviews' tokens in the order drawn. `hashed_features` turns them into multi-hot 
 unigrams and bigrams: ``nn.preprocessing.hashed_ngrams`` when nn has it, else `hash_ngrams`
 here (NumPy: a splitmix64 hash of each n-gram, modulo the width, distinct per row).
 
-    python benchmarks/data.py --source synthetic --out /tmp/DATA.npz --tokens-out /tmp/TOKENS.npz
+    python -m benchmarks.data --source synthetic --out /tmp/DATA.npz --tokens-out /tmp/TOKENS.npz
 """
 
 import argparse
@@ -228,7 +228,7 @@ def hashed_features(offsets, tokens, n_features, ngram=2):
         except Exception as exc:  # noqa: BLE001  (any failure: fall back, and say why)
             reason = f"nn.preprocessing.hashed_ngrams failed: {exc!r}"[:300]
     indptr, indices = hash_ngrams(offsets, tokens, n_features, ngram)
-    return indptr, indices, None, f"benchmarks/data.py hash_ngrams ({reason})"
+    return indptr, indices, None, f"benchmarks.data hash_ngrams ({reason})"
 
 
 def _call_nn_hashed(fn, offsets, tokens, n_features, ngram):
@@ -250,7 +250,7 @@ def imdb(path=None, num_words=N_FEATURES):
     """The real IMDB reviews, multi-hot, through nn's loader (imported here, not at the top,
     so the synthetic path works without nn)."""
     from nn.datasets import imdb as imdb_loader
-    from nn.sparse import vectorize_sequences
+    from nn.preprocessing import vectorize_sequences
 
     (x_train, y_train), (x_test, y_test) = imdb_loader.load_data(path=path,
                                                                  num_words=num_words)

@@ -27,7 +27,7 @@ and the arithmetic bound is shown beside it; the dense layer's floor (streaming 
 float32 input: twice for training, forward and weight gradient, once for validation) is given
 for comparison.
 
-    python benchmarks/floor.py --data DATA.npz [--threads 2] [--quick] [--json]
+    python -m benchmarks.floor --data DATA.npz [--threads 2] [--quick] [--json]
 """
 
 import argparse
@@ -188,7 +188,7 @@ def measure(data, threads, quick=False, vector_adds_per_cycle=1.0):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", required=True, help="DATA.npz written by benchmarks/data.py")
+    parser.add_argument("--data", required=True, help="DATA.npz written by benchmarks.data")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--quick", action="store_true", help="256 MiB arrays, fewer repeats")
     parser.add_argument("--vector-adds-per-cycle", type=float, default=1.0,

@@ -4,10 +4,12 @@
   wait for other processes to go quiet and record how much they disturbed it;
 - `machine_info`: CPU, memory, versions, the BLAS numpy loaded (library, build configuration
   and the core type OpenBLAS picked at run time), the commit of ``nn``;
-- `run_json`: a command in a fresh process whose last stdout line is a JSON record, with the
-  idle wait before it and the share of the CPUs other processes used during it.
+- `python_cmd` / `run_json`: a module of this package (``python -m benchmarks.<module>``,
+  started in the repository's root, so it imports this tree's ``nn``) in a fresh process
+  whose last stdout line is a JSON record, with the idle wait before it and the share of the
+  CPUs other processes used during it.
 
-Used by `run.py` and `sections.py`; imports only the standard library at the top, so the
+Used by `run` and the `sections`; imports only the standard library at the top, so the
 orchestrator itself runs no BLAS and starts no thread pools.
 """
 
@@ -65,7 +67,7 @@ def thread_env(threads, **extra):
     return env
 
 
-def run_json(cmd, idle_threshold=0.15, idle_wait=30, timeout=1800, env=None, cwd=None):
+def run_json(cmd, idle_threshold=0.15, idle_wait=30, timeout=1800, env=None, cwd=REPO):
     """Run ``cmd`` in a fresh process after waiting (a little) for an idle machine. Returns
     its last JSON stdout line as a dict (or ``{"error": ...}``), with ``wall_seconds``,
     ``idle_wait_seconds``, ``busy_share_before``, ``foreign_cpu_share`` (CPU used by other
@@ -95,9 +97,10 @@ def run_json(cmd, idle_threshold=0.15, idle_wait=30, timeout=1800, env=None, cwd
     return record
 
 
-def python_cmd(script, *args):
-    """``[python, benchmarks/<script>, *args]`` with every argument as a string."""
-    return [sys.executable, str(HERE / script), *map(str, args)]
+def python_cmd(module, *args):
+    """``[python, -m, benchmarks.<module>, *args]`` with every argument as a string; run it
+    with the repository's root as working directory (`run_json` does)."""
+    return [sys.executable, "-m", f"benchmarks.{module}", *map(str, args)]
 
 
 def blas_info():

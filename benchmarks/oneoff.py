@@ -5,20 +5,16 @@ the notebook's model with sparse input and stops after ``--batches`` batches of 
 first batch pays for the kernels: compiled by numba when ``NUMBA_CACHE_DIR`` is empty, loaded
 from it when an earlier process filled it; the median of the later batches is for comparison
 (still the first epoch: thread pools and caches warming up).
-`benchmarks/run.py` runs it twice per fresh cache directory (compile, then load).
+`benchmarks.run` runs it twice per fresh cache directory (compile, then load).
 
-    NUMBA_CACHE_DIR=$(mktemp -d) python benchmarks/oneoff.py --data DATA.npz
+    NUMBA_CACHE_DIR=$(mktemp -d) python -m benchmarks.oneoff --data DATA.npz
 """
 
 import argparse
 import json
 import os
 import statistics
-import sys
 import time
-from pathlib import Path
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 class BatchClock:
@@ -44,7 +40,6 @@ def main():
     args = parser.parse_args()
     if args.batches < 2:
         parser.error("--batches must be at least 2")
-    sys.path.insert(0, str(REPO))  # this tree's nn
 
     start = time.perf_counter()
     import nn  # noqa: F401

@@ -16,17 +16,14 @@ start, in cache; ``--min-df 2`` also drops the columns of a single training row 
 features: not the same input). Building the input is not timed. Thread counts are pinned in the
 environment before numpy and numba load (`peers/common.parse_args`). Prints one JSON line.
 
-    python benchmarks/scaling.py --data DATA.npz --tokens TOKENS.npz --features 1048576 \
+    python -m benchmarks.scaling --data DATA.npz --tokens TOKENS.npz --features 1048576 \
         --batch-size 512 --epochs 6 --threads 2 [--order frequency]
 """
 
 import json
 import sys
-from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE / "peers"))
-import common  # noqa: E402  (standard library only: must run before numpy loads)
+from benchmarks.peers import common  # standard library only: must run before numpy loads
 
 
 def add_options(parser):
@@ -44,7 +41,7 @@ def add_options(parser):
 
 def load_input(args):
     """(x CSRMatrix over the 25,000 training reviews, labels, description)."""
-    import data as bench_data
+    from benchmarks import data as bench_data
     from nn.sparse import CSRMatrix
 
     if args.features:
@@ -82,8 +79,6 @@ def main():
         sys.exit(f"--min-df {args.min_df} needs --order frequency")
     if args.min_df < 1:
         sys.exit(f"--min-df must be at least 1; got {args.min_df}")
-    sys.path.insert(0, str(HERE))
-    sys.path.insert(0, str(HERE.parent))  # this tree's nn, not an installed copy
     import numba
     import numpy as np
     from nn import layers, models, optimizers

@@ -1,7 +1,7 @@
 """The memory floor of a wide first layer's epoch: how long the rows of W1 and of its RMSprop
 velocity that an exact epoch must touch take to fetch on this machine, whatever the code.
 
-For one input width (``--features``), the benchmark's input (scaling.py: the reviews'
+For one input width (``--features``), the benchmark's input (`benchmarks.scaling`: the reviews'
 unigrams + bigrams hashed into that many columns, renumbered by training document frequency
 unless ``--order hash``) is cut into the notebook's epoch: the 15,000 training rows in
 shuffled batches of ``--batch-size``, then the 10,000 validation rows. Four passes are timed,
@@ -21,7 +21,7 @@ add per float, so it is bound by fetching rows, not by arithmetic. It runs on 1 
 (the nonzeros or rows cut in halves). Indices, batches and distinct rows are made before the
 timing. Prints one JSON line: seconds per epoch of each pass, per thread count.
 
-    python benchmarks/wide_floor.py --data DATA.npz --tokens TOKENS.npz --features 1048576
+    python -m benchmarks.wide_floor --data DATA.npz --tokens TOKENS.npz --features 1048576
 
 Subtracting the floor at a narrow width (2**14 columns: W1 and velocity are 1 MB each and stay
 in cache) from the floor at a wide one gives the least time the wide epoch must add for its
@@ -30,18 +30,15 @@ width: the scaling section compares it with nn's epoch at the narrow width.
 
 import json
 import sys
-from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE / "peers"))
-import common  # noqa: E402  (standard library only: must run before numpy loads)
+from benchmarks.peers import common  # standard library only: must run before numpy loads
 
 UNITS = 16
 AHEAD = 16
 
 
 def add_options(parser):
-    import scaling
+    from benchmarks import scaling
 
     scaling.add_options(parser)
     parser.add_argument("--reps", type=int, default=5, help="timed repetitions of each pass")
@@ -113,13 +110,11 @@ def main():
     args = common.parse_args(__doc__.split("\n\n")[0], add_options)
     if args.features and not args.tokens:
         sys.exit("--features needs --tokens TOKENS.npz")
-    sys.path.insert(0, str(HERE))
-    sys.path.insert(0, str(HERE.parent))  # this tree's nn, not an installed copy
     import numba
     import numpy as np
-    import scaling
-    from floor import best_seconds
 
+    from benchmarks import scaling
+    from benchmarks.floor import best_seconds
     from nn.kernels import zeros_aligned
 
     x, _, source = scaling.load_input(args)

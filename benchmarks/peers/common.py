@@ -1,9 +1,9 @@
 """What every peer script shares: the command line, thread limits, the data split, CSR batch
 gathering, and the one JSON line it prints.
 
-The protocol (one system per process, run by ``benchmarks/run.py``)::
+The protocol (one system per process, run by ``benchmarks.run`` from the repository's root)::
 
-    python benchmarks/peers/<x>.py --data DATA.npz --epochs E --seed S --threads T
+    python -m benchmarks.peers.<x> --data DATA.npz --epochs E --seed S --threads T
 
 trains E epochs of the Keras book's IMDB model (the first epoch is warm-up: JIT, tracing,
 page faults), then evaluates on the test split, and prints one JSON line with ``system``,
@@ -37,7 +37,7 @@ THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
 def parse_args(description, extra=None):
     """Parse the common protocol (plus ``extra(parser)`` options) and pin thread counts."""
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--data", required=True, help="DATA.npz written by benchmarks/data.py")
+    parser.add_argument("--data", required=True, help="DATA.npz written by benchmarks.data")
     parser.add_argument("--epochs", type=int, default=6, help="epochs, the first is warm-up")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=os.cpu_count(),

@@ -3,12 +3,12 @@ Keras's object array of Python lists (``num_words=10000``), the notebook's own
 ``vectorize_sequences`` (dense float64), 20 epochs with a validation split, a model retrained
 for 4 epochs on all 25,000 reviews, ``evaluate`` and ``predict`` on the test set: the stages
 ``examples/imdb.py`` runs with nn. Prints one JSON line with ``peak_rss_mb`` and the test
-accuracy; `benchmarks/sections.py` compares it with nn's whole run.
+accuracy; `benchmarks.sections.checks` compares it with nn's whole run.
 
-The reviews come from a TOKENS.npz written by ``benchmarks/data.py`` (whole vocabulary; ids
+The reviews come from a TOKENS.npz written by ``benchmarks.data`` (whole vocabulary; ids
 >= 10000 become Keras's out-of-vocabulary 2, as ``load_data(num_words=10000)`` does).
 
-    python benchmarks/peers/keras_notebook.py --tokens TOKENS.npz [--epochs 20] [--threads 2]
+    python -m benchmarks.peers.keras_notebook --tokens TOKENS.npz [--epochs 20] [--threads 2]
 """
 
 import argparse
@@ -16,7 +16,7 @@ import json
 import os
 import resource
 
-import common
+from benchmarks.peers import common
 
 
 def vectorize_sequences(sequences, dimension=10000):

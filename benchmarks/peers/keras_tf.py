@@ -6,13 +6,13 @@ epsilon 1e-7), binary crossentropy, ``model.fit(batch_size=512, validation_data=
 (training plus the validation pass, as fit runs them) and the evaluate call on its own.
 Prints one JSON line (see `common`).
 
-    python benchmarks/peers/keras_tf.py --data DATA.npz --epochs 6 --threads 2
+    python -m benchmarks.peers.keras_tf --data DATA.npz --epochs 6 --threads 2
 """
 
 import os
 import time
 
-import common
+from benchmarks.peers import common
 
 SYSTEM = "keras_tf"
 

@@ -6,16 +6,12 @@ validation_data=...)`` and ``evaluate(batch_size=32)``. ``--input sparse`` feeds
 notebook's dense float32 0/1 matrices (BLAS). Measures each epoch with a callback (training plus
 the validation pass) and the evaluate call on its own. Prints one JSON line (see `common`).
 
-    python benchmarks/peers/nn_run.py --data DATA.npz --input sparse --epochs 6 --threads 2
+    python -m benchmarks.peers.nn_run --data DATA.npz --input sparse --epochs 6 --threads 2
 """
 
-import sys
 import time
-from pathlib import Path
 
-import common
-
-REPO = Path(__file__).resolve().parents[2]
+from benchmarks.peers import common
 
 
 def add_options(parser):
@@ -26,7 +22,6 @@ def add_options(parser):
 def main():
     args = common.parse_args(__doc__.split("\n\n")[0], add_options)
     system = f"nn_{args.input}"
-    sys.path.insert(0, str(REPO))  # benchmark this tree's nn, not an installed copy
     start = time.perf_counter()
     import nn
     from nn import layers, models, optimizers

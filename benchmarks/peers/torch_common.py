@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-import common
+from benchmarks.peers import common
 
 
 def glorot_uniform_(weight):

@@ -4,12 +4,12 @@ and Keras's RMSprop (see `torch_common`). Measures seconds per epoch (15,000 shu
 rows in batches of 512 plus a forward pass over 10,000 validation rows) and the time of
 evaluating the 25,000 test rows with batch 32. Prints one JSON line (see `common`).
 
-    python benchmarks/peers/torch_dense.py --data DATA.npz --epochs 6 --threads 2
+    python -m benchmarks.peers.torch_dense --data DATA.npz --epochs 6 --threads 2
 """
 
 import time
 
-import common
+from benchmarks.peers import common
 
 SYSTEM = "torch_dense"
 
@@ -22,7 +22,7 @@ def main():
         from torch import nn
     except ImportError:
         common.skip(SYSTEM, "torch not installed")
-    import torch_common
+    from benchmarks.peers import torch_common
     import_seconds = time.perf_counter() - start
     torch_common.setup(args)
 

@@ -11,13 +11,13 @@ only the nonzeros. Two ways PyTorch offers, one per process (``--variant``):
 Batches are gathered from the CSR arrays each step (part of the timed epoch, as in nn).
 Prints one JSON line (see `common`).
 
-    python benchmarks/peers/torch_sparse.py --data DATA.npz --variant mm --threads 2
+    python -m benchmarks.peers.torch_sparse --data DATA.npz --variant mm --threads 2
 """
 
 import time
 import warnings
 
-import common
+from benchmarks.peers import common
 
 SYSTEMS = {"mm": "torch_sparse_mm", "embedding_bag": "torch_embedding_bag"}
 
@@ -37,7 +37,7 @@ def main():
     except ImportError:
         common.skip(system, "torch not installed")
     import numpy as np
-    import torch_common
+    from benchmarks.peers import torch_common
     import_seconds = time.perf_counter() - start
     torch_common.setup(args)
     warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")

@@ -1,0 +1,156 @@
+"""The checks section: the issue's "done when" targets, each with pass or fail, from the
+sections before it; the peak memory of ``examples/imdb.py --quiet`` (``--imdb-runs`` runs,
+the child's own rusage) is compared with keras_tf's training runs and with one run of the
+Keras notebook as written (`benchmarks.peers.keras_notebook`, float64 input, ~8 GB).
+"""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+from benchmarks.machine import REPO, python_cmd, thread_env
+from benchmarks.sections.common import floor_seconds, log, previous, stats
+from benchmarks.sections.training import REFERENCE
+
+TARGETS = {"keras": 40.0, "torch": 8.0, "memory": 20.0, "floor": 5.0}
+
+
+def checks_section(ctx):
+    """The issue's "done when" targets, each with pass or fail."""
+    old = previous(ctx, "checks") or {}
+    missing = {"error": "not measured (--report-only)"} if ctx["args"].report_only else None
+    memory = old.get("imdb_memory") or missing or measure_imdb_memory(ctx)
+    notebook = old.get("keras_notebook_memory") or missing or \
+        measure_keras_notebook_memory(ctx)
+    checks = compute_checks(ctx, memory, notebook)
+    rows = ["| target | measured | required | result |", "|---|---|---|---|"]
+    for c in checks:
+        result = "–" if c["pass"] is None else ("**pass**" if c["pass"] else "**FAIL**")
+        rows.append(f"| {c['target']} | {c['measured']} | {c['required']} | {result} |")
+    quick = " (quick run: not the real measurement)" if ctx["args"].quick else ""
+    text = ("## Done when\n\nThe issue's acceptance targets, computed from this run" + quick +
+            ". Training ratios divide median seconds per epoch (the paired ratio in "
+            "parentheses); peak memory is the child process's maximum resident set (its own "
+            "rusage) of `python examples/imdb.py --quiet` (the whole notebook: load, "
+            "vectorize, 20 epochs with validation, retrain, evaluate, predict, figures; the "
+            "largest of its runs) against the smallest of the keras_tf training runs' (6 "
+            "epochs on float32 input), and against one run of the Keras notebook as written "
+            "(`benchmarks.peers.keras_notebook`: lists, float64 `vectorize_sequences`, the same "
+            "stages).\n\n" + "\n".join(rows) + "\n")
+    return text, {"checks": checks, "imdb_memory": memory,
+                  "keras_notebook_memory": notebook}
+
+
+def measure_imdb_memory(ctx):
+    args = ctx["args"]
+    runs = []
+    for i in range(args.imdb_runs):
+        with tempfile.TemporaryDirectory(prefix="nn_imdb_") as out:
+            cmd = [sys.executable, str(REPO / "examples" / "imdb.py"), "--quiet", "--out", out]
+            if args.quick:
+                cmd += ["--epochs", "2", "--final-epochs", "1"]
+            record = child_peak_rss(cmd, thread_env(args.threads), args.timeout)
+            try:
+                result = json.loads((Path(out) / "results.json").read_text())
+                record.update(test_accuracy=result.get("test_accuracy"),
+                              self_reported_peak_mb=result.get("peak_memory_mb"),
+                              total_seconds=result.get("total_seconds"))
+            except (OSError, ValueError):
+                pass
+        runs.append(record)
+        log(f"examples/imdb.py {i + 1}/{args.imdb_runs}: "
+            f"{record.get('error') or format(record['peak_rss_mb'], '.0f') + ' MB peak'}")
+    ok = [r for r in runs if "error" not in r]
+    return {"runs": runs, "peak_rss_mb": stats(r["peak_rss_mb"] for r in ok),
+            "command": "python examples/imdb.py --quiet --out <tmp>"
+                       + (" --epochs 2 --final-epochs 1" if args.quick else "")}
+
+
+def child_peak_rss(cmd, env, timeout):
+    """Run cmd; its own peak RSS (ru_maxrss of exactly this child, from wait4) in MB, and
+    its last JSON stdout line if any."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, cwd=REPO)
+        timer = threading.Timer(timeout, proc.kill)
+        timer.start()
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        finally:
+            timer.cancel()
+        proc.returncode = code = os.waitstatus_to_exitcode(status)
+        if code != 0:
+            err.seek(0)
+            return {"error": f"exit code {code}: " + err.read().decode()[-1500:]}
+        out.seek(0)
+        lines = [line for line in out.read().decode().splitlines() if line.startswith("{")]
+    return {"peak_rss_mb": usage.ru_maxrss / 1024,
+            "cpu_seconds": usage.ru_utime + usage.ru_stime,
+            "output": json.loads(lines[-1]) if lines else None}
+
+
+def measure_keras_notebook_memory(ctx):
+    """Peak RSS of one run of the Keras notebook as written (benchmarks.peers.keras_notebook)."""
+    args = ctx["args"]
+    cmd = python_cmd("peers.keras_notebook", "--tokens", ctx["tokens_path"], "--threads",
+                     args.threads, *(["--epochs", "2", "--final-epochs", "1"] if args.quick
+                                     else []))
+    record = child_peak_rss(cmd, thread_env(args.threads), args.timeout)
+    log(f"keras notebook: {record.get('error') or format(record['peak_rss_mb'], '.0f')} MB peak")
+    record["command"] = " ".join(cmd[1:])
+    return record
+
+
+def compute_checks(ctx, memory, notebook):
+    s = ctx.get("summary", {})
+    ref = s.get(REFERENCE, {})
+    ok = {n: v for n, v in s.items() if v.get("status") == "ok"}
+    checks = []
+
+    def add(target, value, required, passed, detail=""):
+        checks.append({"target": target, "value": value, "required": required,
+                       "measured": "not measured" if value is None else detail,
+                       "pass": None if value is None else passed})
+
+    def speed(name):
+        if name not in ok or REFERENCE not in ok:
+            return None, ""
+        v = ok[name]
+        ratio = v["epoch_median"] / ref["epoch_median"]
+        paired = v.get("paired_ratio")
+        return ratio, (f"{ratio:.1f}× ({'–' if paired is None else format(paired, '.1f')}×"
+                       f"); {v['epoch_median'] * 1e3:.0f} vs {ref['epoch_median'] * 1e3:.1f} ms")
+
+    ratio, detail = speed("keras_tf")
+    add("nn sparse epoch faster than Keras/TensorFlow", ratio, f"≥ {TARGETS['keras']:g}×",
+        ratio is not None and ratio >= TARGETS["keras"], detail)
+    torches = [n for n in ok if n.startswith("torch_")]
+    fastest = min(torches, key=lambda n: ok[n]["epoch_median"]) if torches else None
+    ratio, detail = speed(fastest) if fastest else (None, "")
+    add(f"nn sparse epoch faster than the fastest PyTorch ({fastest or 'none run'})", ratio,
+        f"≥ {TARGETS['torch']:g}×", ratio is not None and ratio >= TARGETS["torch"], detail)
+    keras_rss = [r["peak_rss_mb"] for r in ctx.get("runs", []) if r.get("system") == "keras_tf"
+                 and "peak_rss_mb" in r and r.get("counted", True) and "discarded" not in r]
+    nn_rss = (memory.get("peak_rss_mb") or {}).get("max")
+    value = min(keras_rss) / nn_rss if keras_rss and nn_rss else None
+    add("peak memory of nn's whole IMDB run below Keras's", value,
+        f"≥ {TARGETS['memory']:g}×", value is not None and value >= TARGETS["memory"],
+        f"{value:.1f}×: {min(keras_rss):,.0f} MB vs {nn_rss:,.0f} MB" if value else "")
+    keras_nb = notebook.get("peak_rss_mb")
+    value = keras_nb / nn_rss if keras_nb and nn_rss else None
+    add("the same, against the Keras notebook as written (float64)", value,
+        f"≥ {TARGETS['memory']:g}×", value is not None and value >= TARGETS["memory"],
+        f"{value:.1f}×: {keras_nb:,.0f} MB vs {nn_rss:,.0f} MB" if value else "")
+    kernels = ctx["sections"].get("kernels", (None, {}))[1]
+    floor = kernels.get("floor_seconds") or floor_seconds(ctx)
+    nn_row = next((r for r in kernels.get("rows", []) if r["system"] == "nn"
+                   and r["threads"] == ctx["args"].threads and r.get("layer")), None)
+    value = nn_row["layer"]["median"] / floor if nn_row and floor else None
+    add("nn's first layer within the measured floor", value, f"≤ {TARGETS['floor']:g}×",
+        value is not None and value <= TARGETS["floor"],
+        f"{value:.1f}×: {nn_row['layer']['median'] * 1e3:.1f} ms vs {floor * 1e3:.1f} ms "
+        f"(with the gather {nn_row['total']['median'] / floor:.1f}×)" if value else "")
+    return checks
