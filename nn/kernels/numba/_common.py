@@ -1,6 +1,7 @@
 """Constants the numba kernels share, and the choice of thread count.
 
-Why these values: docs/performance.md ("The numba kernels").
+Why these values: docs/performance.md, "The numba kernels" ("Vector blocks", "Prefetching",
+"Threads").
 """
 
 import numba

@@ -1,6 +1,14 @@
-"""Vector blocks: ``z[zo : zo + 16] += sum of rows of w``, in LLVM vector code.
+"""Vector blocks of `SIMD_WIDTH` (16) lanes, in LLVM vector code.
 
-Design notes are in the package docstring (`nn.kernels`).
+``_add4`` / ``_add1`` add the sum of four rows (or one row) of ``w`` to ``z[zo:zo+16]``;
+``_axpy4`` / ``_axpy1`` do the same with each row times a scalar; ``_rmsprop16`` /
+``_rmsprop16_decayed`` take the RMSprop step on 16 lanes; ``_prefetch`` is a cache hint with no
+effect on results. Offsets are flat element offsets; the caller guarantees 16 elements in
+bounds from each, and nothing is checked. Four rows are summed pairwise,
+``(r0 + r1) + (r2 + r3)``, then added to ``z``. The Python versions below use the same
+association and run under ``NUMBA_DISABLE_JIT=1`` with the same bits.
+
+Why hand-written vector code: docs/performance.md, "Vector blocks".
 """
 
 import numba

@@ -1,6 +1,7 @@
 """Backward: ``dW = X.T @ delta`` for a CSR ``X``, deterministic.
 
-Design notes are in the package docstring (`nn.kernels`).
+How the row-sparse gradient is built, and what was measured against it: docs/performance.md,
+"Backward: the weight gradient and the row-sparse gradient".
 """
 
 import numpy as np
@@ -71,8 +72,7 @@ def _distinct_columns(indices, n_features):
     the columns present (``bits``) and the number of set bits before each 64-bit word
     (``below``); column j's rank is ``below[j >> 6]`` plus the set bits of its word below
     it. O(nnz + n_features / 64): nothing of length n_features. The bitmap is set one
-    nonzero at a time, in one pass over ``indices``: gathering a row's neighbouring columns
-    in a register first took 2x longer (its branch on "same word?" mispredicts)."""
+    nonzero at a time, in one pass over ``indices``."""
     n_words = (n_features + 63) >> 6
     bits = np.zeros(n_words, np.uint64)
     for k in range(indices.size):
@@ -160,9 +160,7 @@ def _spmm_t_ranked(indptr, data, delta, out, rank, q0, q1, chunk):
     the nonzeros k of sample i with rank[k] == q``, in sample order; ``out`` need not be
     zeroed. The rows are made ``chunk`` at a time (a chunk fits in L2): zeroed, then every
     sample adds its nonzeros ranked in the chunk, which lie next to each other in its sorted
-    row; a cursor per sample remembers where its next chunk starts. Scattered over all the
-    rows at once (5 MB for a batch of 512 reviews at 2**20 columns), the adds ran 2x
-    slower; chunks of 2048-8192 rows all gained, 8192 most."""
+    row; a cursor per sample remembers where its next chunk starts."""
     n_rows = indptr.size - 1
     units = _unsigned(delta.shape[1])
     out_f, delta_f = out.reshape(-1), delta.reshape(-1)

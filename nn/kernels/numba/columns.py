@@ -5,12 +5,9 @@ most frequent come first (`nn.preprocessing.frequency_order`); the kernels here 
 such map: column ``j`` becomes ``columns[j]``, or is dropped where ``columns[j] < 0``. The
 new columns of a row come out in the old order, so each row is sorted again (the forward and
 backward kernels need sorted rows), by an LSD radix sort on bytes in scratch memory the size
-of one row: sorting the whole matrix at once (`csr_sort_rows`) would need four int64 arrays
-of ``nnz``, ~300 MB for IMDB's hashed word pairs. The sort is stable, so duplicate columns
-keep their order and their values. Rows are independent: they are renumbered in parallel,
-with the same result for any thread count.
-
-Design notes are in the package docstring (`nn.kernels`).
+of one row, not of the matrix (docs/performance.md, "CSR building, renumbering and n-grams").
+The sort is stable, so duplicate columns keep their order and their values. Rows are
+independent: they are renumbered in parallel, with the same result for any thread count.
 """
 
 import numba

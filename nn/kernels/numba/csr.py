@@ -1,7 +1,4 @@
-"""Building and sorting CSR matrices.
-
-Design notes are in the package docstring (`nn.kernels`).
-"""
+"""Building and sorting CSR matrices, by counting sorts (linear time, no comparisons)."""
 
 import numpy as np
 from numba import njit

@@ -1,18 +1,18 @@
-"""Small dense layers in one compiled pass: ``a = f(x @ W + b)`` and its backward.
+"""Small dense layers in one compiled call: ``a = f(x @ W + b)`` and its backward.
 
-The hidden layers of the IMDB model are tiny (a batch of 512 x 16 times 16 x 16), so NumPy
-spends its time on calls, not arithmetic: the forward and backward of one such layer take
-eight array operations at 5-20 us each on this machine, several times the ~2 us of
-multiply-adds they hold. These kernels do one layer's forward (product, bias, activation)
-or backward (activation derivative, the three products) in a single call. They are for
-layers whose input is narrow (`nn.ops` sends wide dense inputs to BLAS); the NumPy
-expressions in `nn.layers.Dense` and `nn.activations` are their reference twins.
+`dense_forward` does one layer's forward (product, bias, activation) and `dense_backward` its
+backward (activation derivative, the three products), each in a single call; `activate` and
+`activation_backward` do the activation part alone, for a sparse input whose products are the
+sparse kernels'. They are for layers whose input is narrow (`fused.DenseLayer` sends dense
+inputs wider than `fused.NARROW_FEATURES` to BLAS), and compute what the NumPy formulas of
+`nn.layers.Dense` and `nn.activations` compute.
 
-Activations are passed as codes: `LINEAR`, `RELU`, `SIGMOID`, `TANH` (`nn.ops` maps the
+Activations are passed as codes: `LINEAR`, `RELU`, `SIGMOID`, `TANH` (`fused` maps the
 activation classes to them). All arithmetic is in the arrays' dtype; every sum runs in a
-fixed order, so results are deterministic.
+fixed order, so results are deterministic (the last bit may differ from NumPy's, whose sums
+run in another order).
 
-Design notes are in the package docstring (`nn.kernels`).
+Why one call: docs/performance.md, "Small dense layers and the loss in one call".
 """
 
 import numpy as np
@@ -56,8 +56,8 @@ def _matmul_add(C, R, out):
 
 @njit(cache=True)
 def _transpose(a):
-    """A C-contiguous copy of a.T. (Both products then take one compiled `_matmul_add`: a
-    transposed view is another array layout, and each layout cost ~1 s of compile.)"""
+    """A C-contiguous copy of a.T, so that both products of `dense_backward` use one
+    compiled layout of `_matmul_add` (each array layout is compiled separately)."""
     t = np.empty((a.shape[1], a.shape[0]), a.dtype)
     for i in range(a.shape[0]):
         for j in range(a.shape[1]):
@@ -129,7 +129,7 @@ def dense_forward(x, W, b, act):
     """a = f(x @ W + b) for a dense batch ``x`` (n_samples, n_features), ``W`` (n_features,
     units), ``b`` (units,), all C-contiguous of one dtype. Returns a new (n_samples, units)."""
     z = np.empty((x.shape[0], W.shape[1]), W.dtype)
-    for i in range(x.shape[0]):  # (loops, not z[i, :] = b: a slice store cost 3 s of compile)
+    for i in range(x.shape[0]):  # loops, not z[i, :] = b: a slice store compiles far slower
         for j in range(W.shape[1]):
             z[i, j] = b[j]
     _matmul_add(x, W, z)

@@ -1,6 +1,7 @@
 """Forward: ``Z = X @ W + b`` for a CSR ``X``.
 
-Design notes are in the package docstring (`nn.kernels`).
+Why four nonzeros at a time, a loop of its own for 16 units, and prefetching:
+docs/performance.md, "Forward", "Vector blocks" and "Prefetching".
 """
 
 import numpy as np
@@ -12,8 +13,7 @@ from ._vector import _add1, _add4, _axpy1, _axpy4, _prefetch
 @njit(cache=True)
 def _spmm_rows16(indptr, indices, data, Wf, b, Zf, r0, r1):
     """Rows r0..r1 of Z = X @ W + b for 16 units (flat W and Z): each nonzero is one vector
-    block. The common layer width gets its own loop; a width test inside the nonzero loop
-    cost 25% and a general block loop 70%."""
+    block."""
     units, one, four = _unsigned(SIMD_WIDTH), _unsigned(1), _unsigned(4)
     last, lead = _unsigned(indptr[r1]), _unsigned(PREFETCH_DISTANCE + 4)
     ahead = last - lead if last > lead else _unsigned(0)  # from there on, nothing left to fetch

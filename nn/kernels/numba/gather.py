@@ -1,7 +1,4 @@
-"""Row gathers (shuffled mini-batches) of a CSR matrix.
-
-Design notes are in the package docstring (`nn.kernels`).
-"""
+"""Row gathers (shuffled mini-batches) of a CSR matrix."""
 
 import numpy as np
 from numba import njit, prange

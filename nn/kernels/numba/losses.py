@@ -1,11 +1,9 @@
 """Binary crossentropy and binary accuracy over a batch, each in one compiled pass.
 
-On a batch of 512 outputs NumPy's version of the crossentropy takes six array operations
-(clip, two logs, products, mean) at 3-10 us each; this is one call. Per element the
-arithmetic is NumPy's, in the arrays' dtype; the mean is summed in float64. The NumPy twins
-are the expressions of `nn.losses.BinaryCrossentropy` and `nn.metrics.binary_accuracy`.
-
-Design notes are in the package docstring (`nn.kernels`).
+They compute what `nn.losses.BinaryCrossentropy` and `nn.metrics.binary_accuracy` compute in
+NumPy, for the arrays `accepts` takes. Per element the arithmetic is NumPy's, in the arrays'
+dtype; the crossentropy's mean is summed in float64. Why one pass: docs/performance.md,
+"Small dense layers and the loss in one call".
 """
 
 import numpy as np

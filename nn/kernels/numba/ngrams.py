@@ -1,6 +1,7 @@
 """Hashed n-gram multi-hot rows.
 
-Design notes are in the package docstring (`nn.kernels`).
+The hash is built on splitmix64 (Steele, Lea and Flood, "Fast splittable pseudorandom number
+generators", 2014).
 """
 
 import numba

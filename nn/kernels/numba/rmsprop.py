@@ -1,6 +1,7 @@
-"""Optimizer steps: RMSprop, dense and lazy by rows.
+"""Optimizer steps: RMSprop, dense and lazy by rows, in place.
 
-Design notes are in the package docstring (`nn.kernels`).
+The formulas are those of `nn.optimizers.RMSprop`, whose NumPy lines run on the NumPy backend.
+Why the lazy step looks as it does: docs/performance.md, "Lazy RMSprop".
 """
 
 import functools
@@ -43,8 +44,7 @@ def _rmsprop_parallel(w, g, v, consts, n_parts):
 @functools.lru_cache(maxsize=64)
 def _rmsprop_consts(dtype, learning_rate, rho, epsilon):
     """The scalars rounded to the arrays' dtype, as Keras does: lr, rho, 1 - rho, epsilon.
-    Made once per setting (read-only): a step of a small layer costs a few microseconds,
-    and building this array was a third of it."""
+    Cached per setting (read-only), so a step does not build it again."""
     consts = np.array([learning_rate, rho, 1.0 - rho, epsilon], dtype=dtype)
     consts.setflags(write=False)
     return consts
@@ -56,9 +56,9 @@ def rmsprop_update(w, g, v, learning_rate, rho, epsilon):
         v <- rho * v + (1 - rho) * g**2
         w <- w - learning_rate * g / sqrt(v + epsilon)      (epsilon inside the root)
 
-    All arithmetic is in the arrays' dtype, in Keras's order, so it matches
-    `rmsprop_update_reference` (and Keras) to the last bit. Elementwise, so any split
-    across threads gives the same bits.
+    All arithmetic is in the arrays' dtype, in Keras's order, so it matches the NumPy lines
+    of `nn.optimizers.RMSprop.update_step` (and Keras) to the last bit. Elementwise, so any
+    split across threads gives the same bits. Returns None.
     """
     consts = _rmsprop_consts(w.dtype, learning_rate, rho, epsilon)
     threads = _threads_for(w.size)
