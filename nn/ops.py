@@ -15,7 +15,7 @@ from .sparse import CSRMatrix, as_sparse_input
 
 def check_shapes(x, W, b=None, a=None, da=None):
     """ValueError unless ``x @ W + b`` (and, given, the output ``a`` and dL/da ``da``) fit:
-    the compiled kernels trust their input, so a mismatch must be caught here."""
+    the backends' kernels trust their input, so a mismatch must be caught here."""
     units = W.shape[1]
     if x.ndim != 2 or x.shape[1] != W.shape[0] or (b is not None and b.shape != (units,)):
         raise ValueError(f"shapes do not fit x @ W + b: x {x.shape}, W {W.shape}"

@@ -251,9 +251,9 @@ def _zeros_like(w):
 
 
 def _step_dtype(iterations):
-    """int32 for `RMSprop`'s ``velocity_step`` while it can count the steps: half the memory
-    of int64, and a lazy step on a 2**20-row layer reads one of its entries per row, at
-    random (15-30% of the step's time). int64 beyond that."""
+    """int32 for `RMSprop`'s ``velocity_step`` while it can count the steps (fewer than
+    2**31 - 2), int64 beyond that: a lazy step reads one entry per row, at random, so half
+    the memory is fewer cache misses (docs/performance.md, "Lazy RMSprop")."""
     return np.int32 if iterations < np.iinfo(np.int32).max - 1 else np.int64
 
 

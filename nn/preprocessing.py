@@ -3,14 +3,11 @@
 `vectorize_sequences` (alias `multi_hot`) is the notebook's encoding: a review becomes a row
 with a 1 in the column of each distinct word id, as a sparse `nn.sparse.CSRMatrix`.
 
-The notebook's features are single words, so "not good"
-and "good" look alike to the model. Word pairs and triples carry that, but there are
-millions of them; instead of a vocabulary, each n-gram is hashed to one of ``n_features``
+`hashed_ngrams` adds word pairs and triples, which tell "not good" from "good". There are
+millions of them, so instead of a vocabulary each n-gram is hashed to one of ``n_features``
 columns (the hashing trick), and a review becomes a multi-hot row with a 1 in the column of
-each of its n-grams. A sparse model pays per nonzero, not per column (`nn.kernels`), so
-2**20 columns, where few n-grams collide, take memory but no extra arithmetic; what they do
-cost is cache misses: a batch's rows of the 64 MB first layer come from main memory (an
-epoch at 2**20 takes ~5x one at 2**14 on a 2-core machine; see the README).
+each of its n-grams. A sparse model's arithmetic grows with the nonzeros, not the columns;
+what wide input costs in time and memory is in docs/performance.md, "Width (hashed n-grams)".
 
 The hash is fixed integer arithmetic on uint64 (the backends' ``ngram_hash``, after splitmix64):
 for the n-gram of token ids ``t_1 .. t_n``::
@@ -21,21 +18,13 @@ with ``n_features`` a power of two, so ``mod`` keeps the low bits. The same toke
 same columns on every run, machine and platform (no Python ``hash``, no seed), so features
 built once can be saved and reused, and a model trained on them serves new text.
 
-`nb_weights` and `weight_columns` add the one feature weighting that matters most for
-sentiment: each column scaled by its naive-Bayes log-count ratio, computed from the training
-labels (NBSVM). On IMDB, hashed word pairs give a 16-unit network about 90.9% test accuracy;
-weighted, about 91.7%.
+`nb_weights` and `weight_columns` scale each column by its naive-Bayes log-count ratio,
+computed from the training labels (NBSVM).
 
 `frequency_order` and `renumber_columns` relabel the columns by how many training rows hold
-them, most frequent first, as Keras numbers words by frequency rank: the same features, in
-another order. A hashed column lands anywhere in ``n_features``, so at 2**20 columns a batch
-of 512 reviews touches ~78,000 rows scattered over the first layer's 64 MB weights and its
-64 MB RMSprop slot. Renumbered, the rows most batches touch sit together at the start: about
-60% of a batch's n-grams (19% of its distinct rows) fall in the first 16,384 columns, 82%
-(60%) in the first 131,072. On IMDB bigrams this cut training time per epoch by ~17% at
-2**20 columns and ~10% at 2**14, with the same accuracy; it cannot cut the number of rows a
-batch updates, which wide input keeps ~5x that of 2**14. With ``min_df=2`` the columns of a
-single training review (a third of those used; they can only be memorized) are also dropped.
+them, most frequent first, as Keras numbers words by frequency rank: the same features in
+another order, with the rows most batches touch together at the start of the first layer.
+With ``min_df=2`` the columns of a single training row are also dropped.
 
 References: Weinberger et al., "Feature hashing for large scale multitask learning" (2009);
 Joulin et al., "Bag of tricks for efficient text classification" (fastText, 2016); Wang and
@@ -106,16 +95,13 @@ _RUN_TOKENS = 1 << 18  # tokens per call of the multi-hot kernel in `vectorize_s
 
 
 def _multi_hot_in_runs(tokens, offsets, dimension):
-    """the backend's `multi_hot_csr` on runs of consecutive rows of about ``_RUN_TOKENS`` tokens,
-    written straight into the result.
+    """(indptr, indices) as the backend's `multi_hot_csr` gives them for all rows, computed
+    on runs of consecutive rows of about ``max(_RUN_TOKENS, dimension)`` tokens and written
+    straight into the result: the kernel's scratch is one run's, not all rows' (why:
+    docs/performance.md, "CSR building, renumbering and n-grams").
 
-    Called once on all rows, the kernel's scratch holds one int32 per token: for 25,000 IMDB
-    reviews 24 MB on top of the 13 MB result, at the peak of a whole IMDB run. Run by run the
-    scratch is 1 MB, and the counting sort stays in cache (faster than one call). The result
-    is allocated for the worst case, one column per token; pages never written cost no
-    memory, and ``resize`` shrinks it in place (realloc) once the size is known, instead of
-    a 13 MB copy joining the runs. A run also costs O(dimension), hence runs of at least
-    that many tokens.
+    The result is allocated for the worst case, one column per token (pages never written
+    cost no memory), and shrunk in place once the size is known.
     """
     runs = row_blocks(offsets, max(_RUN_TOKENS, dimension))
     if len(runs) <= 1:
@@ -259,7 +245,7 @@ def frequency_order(x, min_df=1):
         raise ValueError(f"min_df must be a positive integer (1 keeps every column); got "
                          f"{min_df!r}")
     df = _document_frequency(x)
-    # most frequent first, ties by column; NumPy radix-sorts 16-bit keys (5x faster on 2**20)
+    # most frequent first, ties by column; 16-bit keys when they fit, which NumPy radix-sorts
     key = (-df).astype(np.int16 if x.shape[0] < 2**15 else np.int64)
     order = np.argsort(key, kind="stable")
     columns = np.empty(x.shape[1], np.int32)

@@ -1,10 +1,10 @@
 """`CSRMatrix`: a sparse input matrix in compressed sparse row form, validated once.
 
-A `Dense` layer fed a `CSRMatrix` touches only its nonzeros (`nn.ops`), which is what makes
-a 10,000-word multi-hot input cheap: 12 MB per IMDB split instead of the notebook's 1.9 GB of
-dense float64 (`nn.preprocessing.vectorize_sequences` builds one).
+A `Dense` layer fed a `CSRMatrix` touches only its nonzeros (`nn.ops`): its products cost
+O(nnz * units), not O(n_rows * n_features * units) (`nn.preprocessing.vectorize_sequences`
+builds one; sizes in docs/performance.md, "Memory").
 
-The matrix is validated when it is built, with vectorised NumPy checks; the compiled kernels
+The matrix is validated when it is built, with vectorised NumPy checks; the backend's kernels
 trust it from then on, so a matrix's arrays are its own copies and read-only: an edit after
 validation (``m.indices[0] = 2**31 - 1``) raises ValueError instead of reaching the kernels
 unchecked. Each row's column indices are kept sorted (unsorted input is sorted into a copy).
@@ -228,7 +228,7 @@ class CSRMatrix:
 
     def take(self, rows):
         """The rows ``rows`` (integers, negatives counting from the end, or a boolean mask)
-        as a new `CSRMatrix`, gathered by a compiled kernel."""
+        as a new `CSRMatrix`, gathered by the backend's `gather_rows`."""
         return self._take_valid(self._row_numbers(rows))
 
     def _take_valid(self, rows):
@@ -328,7 +328,7 @@ def as_sparse_input(x):
     """``x`` as a `CSRMatrix` if it is one or is a ``scipy.sparse`` matrix/array, else None.
 
     SciPy is looked up in ``sys.modules`` only: if the caller never imported it, ``x`` cannot
-    be a SciPy matrix, and importing SciPy here would cost a second per process.
+    be a SciPy matrix, and importing it here would slow down every process that never uses it.
     """
     if isinstance(x, CSRMatrix):
         return x

@@ -77,7 +77,7 @@ def tokenize(texts, word_index):
 def read_tokenized(path, word_index):
     """`read_reviews` and `tokenize` in one pass: each review is tokenized as it is read, so
     only its word ranks are kept (4 bytes a word), never the text of all 50,000 reviews
-    (~130 MB, which also fragmented the heap: a first load peaked ~60 MB higher).
+    (what that saves: docs/performance.md, "Memory").
 
     Returns ``{"train": (Sequences, labels), "test": (Sequences, labels)}``.
     """
