@@ -1,15 +1,20 @@
-"""First-layer cost per epoch of the Keras IMDB notebook: nn's kernels vs scipy.sparse vs NumPy
-dense (BLAS) vs torch.sparse.
+"""First-layer cost per epoch of the Keras IMDB notebook: nn's kernels (numba backend, and the
+NumPy backend that is their math in plain NumPy) vs scipy.sparse vs NumPy dense (BLAS) vs
+torch.sparse.
 
 One epoch, as the notebook runs it: 15,000 training rows in 30 shuffled batches of 512, each
 gathered from the full matrix, then ``z = x @ W + b`` (forward) and ``dW = x.T @ delta``
 (weight gradient); then the forward pass alone over the 10,000 validation rows in batches of
 512. ``W`` is 10000x16 float32. Each system is warmed up with one epoch (JIT compile, page
 faults), then timed over ``--reps`` epochs; the table gives the median [min-max] in ms and,
-from the same run, each system's total relative to nn's.
+from the same run, each system's total relative to nn's. nn's backends call ``spmm`` and
+``spmm_t`` (a dense ``dW``, the product every system computes) and also ``spmm_t_rows`` (only
+the rows of ``dW`` the batch touches: what training runs), timed apart as ``backward_rows``
+and left out of the totals; ``--system nn_numpy`` gathers the batches with the NumPy backend
+too.
 
 Unless ``--no-alternatives`` is given, the weight gradient is also timed with two other
-deterministic designs, to justify the one `nn.kernels.spmm_t_ones` uses:
+deterministic designs, to justify the one `nn.kernels.numba.spmm_t` uses:
 
 - ``buffers``: a fixed number of per-part ``dW`` buffers over sample-row ranges, summed in a
   fixed order (fixed, so the result does not depend on the thread count);
@@ -22,10 +27,10 @@ torch.sparse builds a ``torch.sparse_csr_tensor`` per batch (counted as gather) 
 ``torch.sparse.mm(x, W) + b`` forward and ``torch.sparse.mm(x.T, delta)`` backward (the
 product autograd would run for ``dW``).
 
-``--system nn|scipy|dense|torch --json`` times one system and prints one JSON line with every
-repetition (`benchmarks.run` runs each system so, in its own process, with the thread
-counts set in the environment). Without ``--system`` all run in this process and a Markdown
-table is printed.
+``--system nn|nn_numpy|scipy|dense|torch --json`` times one system and prints one JSON line
+with every repetition, or with ``skipped`` when torch is not installed (`benchmarks.run`
+runs each system so, in its own process, with the thread counts set in the environment).
+Without ``--system`` all run in this process and a Markdown table is printed.
 
     python -m benchmarks.bench_kernels --reps 7 --seed 0
     NUMBA_NUM_THREADS=1 python -m benchmarks.bench_kernels --system nn --json
@@ -41,11 +46,13 @@ import numba
 import numpy as np
 from numba import njit, prange
 
+import nn
 from benchmarks import data as bench_data
-from nn import kernels
+from nn.kernels import numba as nb
 from nn.sparse import CSRMatrix
 
 N_VALIDATION, BATCH_SIZE, UNITS = 10000, 512, 16
+PARTS = ("gather", "forward", "backward", "validation")  # an epoch's total; not backward_rows
 
 
 def load_data(path=None, seed=0):
@@ -64,28 +71,34 @@ def load_data(path=None, seed=0):
 # -- The systems: each returns {component: seconds} for one epoch ----------------------------
 
 def epoch_nn(x_train, x_val, W, b, delta, perm):
-    t = dict.fromkeys(("gather", "forward", "backward", "validation"), 0.0)
+    """nn's backend in use (`nn.backend.get()`), multi-hot (``data=None``); gathered by
+    `CSRMatrix.take`, which calls the same backend."""
+    kernels = nn.backend.get()
+    t = dict.fromkeys((*PARTS, "backward_rows"), 0.0)
     for start in range(0, x_train.shape[0], BATCH_SIZE):
         t0 = time.perf_counter()
         xb = x_train.take(perm[start:start + BATCH_SIZE])
         t1 = time.perf_counter()
-        kernels.spmm_ones(xb.indptr, xb.indices, W, b)
+        kernels.spmm(xb.indptr, xb.indices, None, W, b)
         t2 = time.perf_counter()
-        kernels.spmm_t_ones(xb.indptr, xb.indices, delta[:xb.shape[0]], xb.shape[1])
+        kernels.spmm_t(xb.indptr, xb.indices, None, delta[:xb.shape[0]], xb.shape[1])
         t3 = time.perf_counter()
+        kernels.spmm_t_rows(xb.indptr, xb.indices, None, delta[:xb.shape[0]], xb.shape[1])
+        t4 = time.perf_counter()
         t["gather"] += t1 - t0
         t["forward"] += t2 - t1
         t["backward"] += t3 - t2
+        t["backward_rows"] += t4 - t3
     t0 = time.perf_counter()
     for start in range(0, x_val.shape[0], BATCH_SIZE):
         xb = x_val[start:start + BATCH_SIZE]
-        kernels.spmm_ones(xb.indptr, xb.indices, W, b)
+        kernels.spmm(xb.indptr, xb.indices, None, W, b)
     t["validation"] = time.perf_counter() - t0
     return t
 
 
 def epoch_scipy(x_train, x_val, W, b, delta, perm):
-    t = dict.fromkeys(("gather", "forward", "backward", "validation"), 0.0)
+    t = dict.fromkeys(PARTS, 0.0)
     for start in range(0, x_train.shape[0], BATCH_SIZE):
         t0 = time.perf_counter()
         xb = x_train[perm[start:start + BATCH_SIZE]]
@@ -120,7 +133,7 @@ def epoch_torch(x_train, x_val, W, b, delta, perm):
                                        torch.from_numpy(xb.indices), torch.ones(xb.nnz),
                                        size=xb.shape, check_invariants=False)
 
-    t = dict.fromkeys(("gather", "forward", "backward", "validation"), 0.0)
+    t = dict.fromkeys(PARTS, 0.0)
     for start in range(0, x_train.shape[0], BATCH_SIZE):
         t0 = time.perf_counter()
         xb = tensor(x_train.take(perm[start:start + BATCH_SIZE]))
@@ -142,7 +155,7 @@ def epoch_torch(x_train, x_val, W, b, delta, perm):
 # -- Alternative deterministic weight gradients (see the module docstring) -----------------
 
 @njit(parallel=True)
-def spmm_t_ones_buffers(indptr, indices, delta, n_features, n_parts=2):
+def spmm_t_buffers(indptr, indices, delta, n_features, n_parts=2):
     n_rows, units = delta.shape
     partial = np.zeros((n_parts, n_features, units), delta.dtype)
     for p in prange(n_parts):
@@ -162,7 +175,7 @@ def spmm_t_ones_buffers(indptr, indices, delta, n_features, n_parts=2):
 
 
 @njit(parallel=True)
-def spmm_t_ones_transpose(indptr, indices, delta, n_features):
+def spmm_t_transpose(indptr, indices, delta, n_features):
     n_rows, units = delta.shape
     colptr = np.zeros(n_features + 1, np.int64)
     for k in range(indices.size):
@@ -199,7 +212,7 @@ def run(name, epoch, reps, *args):
     median per component, every repetition)."""
     epoch(*args)  # warm-up: JIT compile or cache load, page faults
     runs = [epoch(*args) for _ in range(reps)]
-    totals = np.array([sum(r.values()) for r in runs])
+    totals = np.array([sum(r[k] for k in PARTS) for r in runs])
     parts = {k: np.median([r[k] for r in runs]) for k in runs[0]}
     return name, np.median(totals), totals.min(), totals.max(), parts, runs
 
@@ -208,8 +221,12 @@ def run_system(system, reps, x_train, x_val, W, b, delta, perm):
     """One system's `run` with its inputs converted (scipy, dense, torch)."""
     threads = numba.get_num_threads()
     if system == "nn":
-        return run(f"nn kernels, {threads} thread{'s' if threads > 1 else ''}", epoch_nn,
-                   reps, x_train, x_val, W, b, delta, perm)
+        with nn.use_backend("numba"):
+            return run(f"nn kernels, {threads} thread{'s' if threads > 1 else ''}", epoch_nn,
+                       reps, x_train, x_val, W, b, delta, perm)
+    if system == "nn_numpy":
+        with nn.use_backend("numpy"):
+            return run("nn, NumPy backend", epoch_nn, reps, x_train, x_val, W, b, delta, perm)
     if system == "scipy":
         return run("scipy.sparse", epoch_scipy, reps, x_train.to_scipy(), x_val.to_scipy(),
                    W, b, delta, perm)
@@ -224,7 +241,7 @@ def run_system(system, reps, x_train, x_val, W, b, delta, perm):
     raise ValueError(f"unknown system {system!r}; expected one of {SYSTEMS}")
 
 
-SYSTEMS = ("nn", "scipy", "dense", "torch")
+SYSTEMS = ("nn", "nn_numpy", "scipy", "dense", "torch")
 
 
 def versions(system):
@@ -271,8 +288,12 @@ def main():
     perm = rng.permutation(x_train.shape[0])
     nnz_train, nnz_val = x_train.nnz, x_val.nnz
     if args.system is not None:
-        name, med, lo, hi, parts, runs = run_system(args.system, args.reps, x_train, x_val, W,
-                                                    b, delta, perm)
+        try:
+            name, med, lo, hi, parts, runs = run_system(args.system, args.reps, x_train, x_val,
+                                                        W, b, delta, perm)
+        except ImportError as exc:  # torch is optional
+            print(json.dumps({"system": args.system, "skipped": f"{exc.name} not installed"}))
+            return
         record = {"system": args.system, "name": name, "threads": numba.get_num_threads(),
                   "reps": [{k: float(v) for k, v in r.items()} for r in runs],
                   "train_rows": x_train.shape[0], "train_nnz": nnz_train,
@@ -295,7 +316,7 @@ def main():
         results.append(run_system("nn", args.reps, x_train, x_val, W, b, delta, perm))
     numba.set_num_threads(threads)
     # dense last: OpenBLAS threads spin for a while after a big call
-    for system in ("scipy", "torch", "dense"):
+    for system in ("nn_numpy", "scipy", "torch", "dense"):
         if (system == "dense" and args.no_dense) or (system == "torch" and args.no_torch):
             continue
         try:
@@ -305,12 +326,13 @@ def main():
 
     base = results[0][1]
     print("| system | epoch total ms (median [min-max]) | gather | forward | weight grad "
-          "| validation fwd | total vs nn |")
-    print("|---|---|---|---|---|---|---|")
+          "| validation fwd | total vs nn | weight grad, rows only |")
+    print("|---|---|---|---|---|---|---|---|")
     for name, med, lo, hi, parts, _ in results:
+        rows_only = fmt(parts["backward_rows"]) if "backward_rows" in parts else "–"
         print(f"| {name} | {fmt(med)} [{fmt(lo)}-{fmt(hi)}] | {fmt(parts['gather'])} | "
               f"{fmt(parts['forward'])} | {fmt(parts['backward'])} | "
-              f"{fmt(parts['validation'])} | {med / base:.2f}x |")
+              f"{fmt(parts['validation'])} | {med / base:.2f}x | {rows_only} |")
     nnz_passes = 2 * nnz_train + nnz_val
     print(f"\nnn, {threads} threads: {base * 1e9 / nnz_passes:.2f} ns per nonzero-pass "
           f"({nnz_passes / 1e6:.2f} M per epoch)")
@@ -319,11 +341,13 @@ def main():
         time.sleep(0.5)  # let BLAS threads go idle
         batches = [x_train.take(perm[s:s + BATCH_SIZE])
                    for s in range(0, x_train.shape[0], BATCH_SIZE)]
-        ref = [kernels.spmm_t_ones(xb.indptr, xb.indices, delta[:xb.shape[0]], n_features)
+        nn_spmm_t = lambda indptr, indices, delta, n: nb.spmm_t(  # noqa: E731
+            indptr, indices, None, delta, n)
+        ref = [nn_spmm_t(xb.indptr, xb.indices, delta[:xb.shape[0]], n_features)
                for xb in batches]
-        designs = (("thread-owned dW rows, binary search (nn)", kernels.spmm_t_ones),
-                   ("per-part buffers, fixed-order sum", spmm_t_ones_buffers),
-                   ("counting-sort transpose (CSC)", spmm_t_ones_transpose))
+        designs = (("thread-owned dW rows, binary search (nn)", nn_spmm_t),
+                   ("per-part buffers, fixed-order sum", spmm_t_buffers),
+                   ("counting-sort transpose (CSC)", spmm_t_transpose))
         print("\n| weight-gradient design (30 batches) | threads | median ms [min-max] "
               "| equal to nn |")
         print("|---|---|---|---|")

@@ -13,7 +13,8 @@ train rows [10000:].
 Two sources:
 
 - `imdb`: the real reviews through ``nn.datasets.imdb.load_data(num_words=10000)`` and
-  ``nn.sparse.vectorize_sequences`` (needs the data, e.g. ``NN_DATA_DIR=/work/shared/data``).
+  ``nn.preprocessing.vectorize_sequences`` (needs the data, e.g.
+  ``NN_DATA_DIR=/work/shared/data``).
 - `synthetic`: the same shape without the data set: review lengths drawn log-normally, words
   from a Zipf-like law over the vocabulary (about 130 distinct words per review, like IMDB),
   and some from a positive or a negative word list according to the label, so that the book's

@@ -16,10 +16,11 @@ each as bare as a pass can be (best of ``--reps``, after a warm-up):
   use, timed to show what it would save);
 - ``validation``: every validation nonzero's row of W1 read.
 
-Each pass asks for its rows 16 rows ahead (software prefetch, as nn's kernels do) and does one
-add per float, so it is bound by fetching rows, not by arithmetic. It runs on 1 thread and on 2
-(the nonzeros or rows cut in halves). Indices, batches and distinct rows are made before the
-timing. Prints one JSON line: seconds per epoch of each pass, per thread count.
+Each pass asks for its rows ``PREFETCH_DISTANCE`` (16) rows ahead (software prefetch, as nn's
+kernels do, with their constant) and does one add per float, so it is bound by fetching rows,
+not by arithmetic. It runs on 1 thread and on 2 (the nonzeros or rows cut in halves).
+Indices, batches and distinct rows are made before the timing. Prints one JSON line: seconds
+per epoch of each pass, per thread count.
 
     python -m benchmarks.wide_floor --data DATA.npz --tokens TOKENS.npz --features 1048576
 
@@ -34,7 +35,6 @@ import sys
 from benchmarks.peers import common  # standard library only: must run before numpy loads
 
 UNITS = 16
-AHEAD = 16
 
 
 def add_options(parser):
@@ -48,8 +48,9 @@ def build_kernels():
     import numpy as np
     from numba import njit, prange
 
-    from nn.kernels._common import _u
-    from nn.kernels._vector import _add1, _prefetch, _rmsprop16
+    from nn.kernels.numba._common import PREFETCH_DISTANCE
+    from nn.kernels.numba._common import _unsigned as _u
+    from nn.kernels.numba._vector import _add1, _prefetch, _rmsprop16
 
     @njit(cache=True)
     def read_rows(indices, w, k0, k1):
@@ -58,8 +59,8 @@ def build_kernels():
         acc = np.zeros(4 * UNITS, w.dtype)
         flat = w.reshape(-1)
         for k in range(k0, k1):
-            if k + AHEAD < k1:
-                _prefetch(flat, _u(indices[k + AHEAD]) * _u(UNITS))
+            if k + PREFETCH_DISTANCE < k1:
+                _prefetch(flat, _u(indices[k + PREFETCH_DISTANCE]) * _u(UNITS))
             _add1(acc, _u(k & 3) * _u(UNITS), flat, _u(indices[k]) * _u(UNITS))
         return acc.sum()
 
@@ -71,9 +72,9 @@ def build_kernels():
         g = np.zeros(UNITS, wf.dtype)
         one, zero, eps = wf.dtype.type(1), wf.dtype.type(0), wf.dtype.type(1e-7)
         for s in range(s0, s1):
-            if s + AHEAD < s1:
-                _prefetch(wf, _u(rows[s + AHEAD]) * _u(stride))
-                _prefetch(vf, _u(rows[s + AHEAD]) * _u(stride) + _u(v_at))
+            if s + PREFETCH_DISTANCE < s1:
+                _prefetch(wf, _u(rows[s + PREFETCH_DISTANCE]) * _u(stride))
+                _prefetch(vf, _u(rows[s + PREFETCH_DISTANCE]) * _u(stride) + _u(v_at))
             o = _u(rows[s]) * _u(stride)
             _rmsprop16(wf, o, g, 0, vf, o + _u(v_at), zero, one, zero, eps)
 
@@ -115,7 +116,7 @@ def main():
 
     from benchmarks import scaling
     from benchmarks.floor import best_seconds
-    from nn.kernels import zeros_aligned
+    from nn.memory import zeros_aligned
 
     x, _, source = scaling.load_input(args)
     n = common.N_VALIDATION

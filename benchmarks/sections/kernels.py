@@ -1,7 +1,9 @@
 """The kernels section: the first layer alone (forward, weight gradient, validation forward)
 per implementation, each in its own process (`benchmarks.bench_kernels --system X --json`),
 ``--kernel-rounds`` rounds in rotating order, each a warm-up epoch plus ``--kernel-reps``
-timed ones; "× floor" divides by the floor section's figure. Writes ``kernels.png``.
+timed ones; "× floor" divides by the floor section's figure. nn runs on its numba backend
+(``--threads`` and 1 thread) and on its NumPy backend (``nn_numpy``), the same functions in
+plain NumPy: what the compiled kernels buy. Writes ``kernels.png``.
 """
 
 import statistics
@@ -9,7 +11,7 @@ import statistics
 from benchmarks.machine import python_cmd, thread_env
 from benchmarks.sections.common import floor_seconds, log, ms, previous, pyplot, run_quiet, stats
 
-KERNEL_SYSTEMS = ("nn", "scipy", "dense", "torch")
+KERNEL_SYSTEMS = ("nn", "nn_numpy", "scipy", "dense", "torch")
 
 
 def kernels_section(ctx):
@@ -34,9 +36,9 @@ def measure_kernels(ctx):
             record = run_quiet(ctx, cmd, thread_env(threads), f"kernels {system}")
             record.update(round=rnd, system=system, threads=threads)
             records[f"{system}/{threads}"].append(record)
-            status = record.get("error") or \
+            status = record.get("error") or record.get("skipped") or \
                 f"{statistics.median(layer_seconds(r) for r in record['reps']) * 1e3:.1f} ms"
-            log(f"kernels round {rnd + 1}/{args.kernel_rounds} {system:6s} {threads} thread(s): "
+            log(f"kernels round {rnd + 1}/{args.kernel_rounds} {system:8s} {threads} thread(s): "
                 f"{status} (other CPU {record['foreign_cpu_share']:.0%})")
     rows = []
     for key, recs in records.items():
@@ -44,10 +46,11 @@ def measure_kernels(ctx):
         reps = [rep for r in ok for rep in r["reps"]]
         row = {"key": key, "system": recs[0]["system"], "threads": recs[0]["threads"],
                "name": ok[0]["name"] if ok else key, "processes": len(ok),
+               "skipped": None if ok else recs[0].get("skipped"),
                "error": None if ok else recs[0].get("error", "") + recs[0].get("stderr", "")}
         if reps:
             row.update(layer=stats(layer_seconds(rep) for rep in reps),
-                       total=stats(sum(rep.values()) for rep in reps),
+                       total=stats(rep["gather"] + layer_seconds(rep) for rep in reps),
                        parts={k: statistics.median(rep[k] for rep in reps) for k in reps[0]},
                        foreign_cpu_share=statistics.median(r["foreign_cpu_share"] for r in ok),
                        nnz={k: ok[0][k] for k in ("train_nnz", "val_nnz", "n_features")})
@@ -57,7 +60,8 @@ def measure_kernels(ctx):
 
 
 def layer_seconds(rep):
-    """The first layer's own work in one epoch: everything but the batch gather."""
+    """The first layer's own work in one epoch: everything but the batch gather (and nn's
+    ``backward_rows``, the row-sparse weight gradient timed beside its dense one)."""
     return rep["forward"] + rep["backward"] + rep["validation"]
 
 
@@ -66,21 +70,22 @@ def kernels_markdown(data, ctx):
     ok = [r for r in data["rows"] if r.get("layer")]
     base = next((r["layer"]["median"] for r in ok if r["system"] == "nn"), None)
     lines = ["| implementation | threads | first layer ms (median) | min | max | forward | "
-             "weight grad | validation fwd | + gather | × nn | × floor | other CPU |",
-             "|" + "---|" * 12]
+             "weight grad | validation fwd | + gather | weight grad, rows only | × nn | "
+             "× floor | other CPU |", "|" + "---|" * 13]
     for r in sorted(ok, key=lambda r: r["layer"]["median"]):
         lay, p = r["layer"], r["parts"]
         lines.append(
             f"| {r['name']} | {r['threads']} | **{ms(lay['median'])}** | {ms(lay['min'])} | "
             f"{ms(lay['max'])} | {ms(p['forward'])} | {ms(p['backward'])} | "
-            f"{ms(p['validation'])} | {ms(p['gather'])} | "
+            f"{ms(p['validation'])} | {ms(p['gather'])} | {ms(p.get('backward_rows'))} | "
             f"{'–' if not base else format(lay['median'] / base, '.1f')} | "
             f"{'–' if not floor else format(lay['median'] / floor, '.1f')} | "
             f"{r['foreign_cpu_share']:.0%} |")
     for r in data["rows"]:
         if not r.get("layer"):
-            lines.append(f"| {r['name']} | {r['threads']} | failed: "
-                         f"{(r.get('error') or '')[-200:]!r} |" + " |" * 9)
+            why = f"skipped: {r['skipped']}" if r.get("skipped") else \
+                f"failed: {(r.get('error') or '')[-200:]!r}"
+            lines.append(f"| {r['name']} | {r['threads']} | {why} |" + " |" * 10)
     floor_text = (f"the floor of `benchmarks.floor` ({floor * 1e3:.1f} ms per epoch, measured on "
                   f"{ctx['args'].threads} threads)" if floor else "the floor (not measured)")
     return (
@@ -93,7 +98,11 @@ def kernels_markdown(data, ctx):
         "CSR tensor construction counts here too) is shown apart, as the floor does not "
         f"include it. Each implementation ran in {data['rounds']} fresh process(es) in "
         f"rotating order, each one warm-up epoch then {data['reps']} timed epochs; median, "
-        "min and max over all timed epochs. torch.sparse: `torch.sparse.mm(x, W) + b` on a "
+        "min and max over all timed epochs. nn: `spmm` and `spmm_t` of its numba backend, "
+        "and of its NumPy backend (the same functions as plain NumPy, batches gathered by it "
+        "too); \"rows only\" is `spmm_t_rows`, the rows of dW the batch touches, which "
+        "training computes instead of `spmm_t` (timed beside it, not in the first layer's "
+        "sum). torch.sparse: `torch.sparse.mm(x, W) + b` on a "
         "`sparse_csr_tensor` and `torch.sparse.mm(x.T, delta)`. \"× floor\" divides the "
         f"median by {floor_text}.\n\n" + "\n".join(lines) + "\n\n![kernels](kernels.png)\n")
 
@@ -104,13 +113,13 @@ def plot_kernels(data, path):
         return
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 4))
-    names = [f"{r['name']}" + (f" ({r['threads']} t)" if r["system"] != "nn" else "")
+    names = [f"{r['name']}" + ("" if r["system"].startswith("nn") else f" ({r['threads']} t)")
              for r in ok]
     med = [r["layer"]["median"] for r in ok]
     err = [[m - r["layer"]["min"] for r, m in zip(ok, med)],
            [r["layer"]["max"] - m for r, m in zip(ok, med)]]
     ax.barh(names, med, xerr=err, capsize=3,
-            color=["tab:blue" if r["system"] == "nn" else "tab:gray" for r in ok])
+            color=["tab:blue" if r["system"].startswith("nn") else "tab:gray" for r in ok])
     for i, m in enumerate(med):
         ax.annotate(f"{m * 1e3:.1f} ms", (m, i), textcoords="offset points", xytext=(14, -3),
                     fontsize=8)
