@@ -25,8 +25,9 @@ repository's root (``benchmarks`` is a package; every measurement runs as
    training  seconds per epoch, memory, accuracy per system, nn on its NumPy backend too
    floor     bytes and arithmetic of the sparse first layer at the measured bandwidths
              (measured by `benchmarks.floor`)
-   kernels   the first layer alone: nn's kernels, scipy.sparse, NumPy dense (BLAS),
-             torch.sparse, each in its own process (`benchmarks.bench_kernels`), "× floor"
+   kernels   the first layer alone: nn's kernels on the numba and the NumPy backend,
+             scipy.sparse, NumPy dense (BLAS), torch.sparse, each in its own process
+             (`benchmarks.bench_kernels`), "× floor"
    scaling   nn's epoch against input width (hashed n-grams, 10k to 1M columns), batch
              size and threads, and the memory floor of width (`benchmarks.scaling`,
              `benchmarks.wide_floor`)

@@ -2,11 +2,14 @@
 ``Sequential`` of Dense(16, relu), Dense(16, relu), Dense(1, sigmoid), RMSprop (Keras's
 epsilon inside the square root), binary crossentropy, ``fit(batch_size=512,
 validation_data=...)`` and ``evaluate(batch_size=32)``. ``--input sparse`` feeds
-`nn.sparse.CSRMatrix` batches (numba kernels in the first layer); ``--input dense`` feeds the
-notebook's dense float32 0/1 matrices (BLAS). Measures each epoch with a callback (training plus
-the validation pass) and the evaluate call on its own. Prints one JSON line (see `common`).
+`nn.sparse.CSRMatrix` batches (sparse kernels in the first layer); ``--input dense`` feeds the
+notebook's dense float32 0/1 matrices (BLAS). The backend is nn's choice from ``NN_BACKEND``
+(numba unless it says numpy; `benchmarks.run` sets it for each of its nn systems); a NumPy
+backend run never imports numba. Measures each epoch with a callback (training plus the
+validation pass) and the evaluate call on its own. Prints one JSON line (see `common`).
 
     python -m benchmarks.peers.nn_run --data DATA.npz --input sparse --epochs 6 --threads 2
+    NN_BACKEND=numpy python -m benchmarks.peers.nn_run --data DATA.npz --input sparse
 """
 
 import time
@@ -57,10 +60,12 @@ def main():
         test_loss, test_accuracy = model.evaluate(*data["test"],
                                                   batch_size=common.EVAL_BATCH_SIZE, verbose=0)
 
-    import numba
     versions = {**common.base_versions(), "nn": getattr(nn, "__version__", "unknown"),
-                "numba": numba.__version__, "numba_threads": numba.config.NUMBA_NUM_THREADS,
-                "numba_threading_layer": numba.config.THREADING_LAYER}
+                "nn_backend": nn.backend.name()}
+    if nn.backend.name() == "numba":
+        import numba
+        versions.update(numba=numba.__version__, numba_threads=numba.config.NUMBA_NUM_THREADS,
+                        numba_threading_layer=numba.config.THREADING_LAYER)
     common.emit(system, args, timer.seconds, t.seconds, test_loss, test_accuracy,
                 timer.logs.get("val_binary_accuracy", float("nan")), import_seconds, versions)
 

@@ -2,10 +2,15 @@
 in its own fresh process, nn's reference run before each peer.
 
 `SYSTEMS` names each system: a module of `benchmarks.peers` run as ``python -m``, its extra
-arguments and what it is. `run_rounds` schedules and measures the runs, `summarize` reduces
-them per system, `training_section` writes the table and `plot` ``training.png``.
+arguments, what it is and what it sets in its environment. nn's systems pin ``NN_BACKEND``:
+``nn_numpy`` is the ``nn_sparse`` run on the NumPy backend, the same model and data on the
+kernels' math in plain NumPy, to show what the compiled ones buy (all ``--epochs``: it is
+~30x slower, still well under a second per epoch). `run_rounds` schedules and measures the
+runs, `summarize` reduces them per system, `training_section` writes the table and `plot`
+``training.png``.
 """
 
+import os
 import statistics
 from typing import NamedTuple
 
@@ -17,18 +22,23 @@ class System(NamedTuple):
     module: str        # in benchmarks.peers
     args: tuple        # after the common protocol's
     label: str         # for the legend under the table
+    env: tuple = ()    # (variable, value) pairs set in the process's environment
 
 
 REFERENCE = "nn_sparse"
 SYSTEMS = {
-    "nn_sparse": System("nn_run", ("--input", "sparse"), "nn, sparse multi-hot input"),
+    "nn_sparse": System("nn_run", ("--input", "sparse"), "nn, sparse multi-hot input",
+                        (("NN_BACKEND", "numba"),)),
     "keras_tf": System("keras_tf", (), "Keras 3 on TensorFlow, dense float32 input"),
     "torch_dense": System("torch_dense", (), "PyTorch, dense input"),
     "torch_sparse_mm": System("torch_sparse", ("--variant", "mm"),
                               "PyTorch, `torch.sparse.mm` first layer"),
     "torch_embedding_bag": System("torch_sparse", ("--variant", "embedding_bag"),
                                   "PyTorch, `EmbeddingBag(mode=\"sum\")`"),
-    "nn_dense": System("nn_run", ("--input", "dense"), "nn, dense input"),
+    "nn_dense": System("nn_run", ("--input", "dense"), "nn, dense input",
+                       (("NN_BACKEND", "numba"),)),
+    "nn_numpy": System("nn_run", ("--input", "sparse"), "nn, NumPy backend (no numba)",
+                       (("NN_BACKEND", "numpy"),)),
 }
 ACCURACY_TOLERANCE = 1.5  # points of test accuracy; beyond it the timing comparison is void
 
@@ -47,9 +57,10 @@ def run_one(name, data_path, args, seed):
     system = SYSTEMS[name]
     cmd = python_cmd(f"peers.{system.module}", "--data", data_path, "--epochs", args.epochs,
                      "--seed", seed, "--threads", args.threads, *system.args)
-    record = run_json(cmd, args.idle_threshold, args.idle_wait, args.timeout)
-    record.setdefault("system", name)
-    record["command"] = cmd[1:]
+    record = run_json(cmd, args.idle_threshold, args.idle_wait, args.timeout,
+                      env=dict(os.environ, **dict(system.env)))
+    record["system"] = name  # nn_run calls itself nn_sparse on either backend
+    record["command"] = [f"{k}={v}" for k, v in system.env] + cmd[1:]
     return record
 
 
@@ -191,9 +202,11 @@ def training_section(ctx):
 
 
 def legend(summary):
-    """What each system of the table is."""
+    """What each system of the table is, and what it sets in its environment."""
     return "\nSystems: " + "; ".join(
-        f"{name}: {SYSTEMS[name].label}" for name in summary if name in SYSTEMS) + ".\n"
+        f"{name}: {SYSTEMS[name].label}"
+        + "".join(f" (`{k}={v}`)" for k, v in SYSTEMS[name].env)
+        for name in summary if name in SYSTEMS) + ".\n"
 
 
 def plot(summary, path, floor_seconds=None):
