@@ -4,10 +4,9 @@ in its own fresh process, nn's reference run before each peer.
 `SYSTEMS` names each system: a module of `benchmarks.peers` run as ``python -m``, its extra
 arguments, what it is and what it sets in its environment. nn's systems pin ``NN_BACKEND``:
 ``nn_numpy`` is the ``nn_sparse`` run on the NumPy backend, the same model and data on the
-kernels' math in plain NumPy, to show what the compiled ones buy (all ``--epochs``: it is
-~30x slower, still well under a second per epoch). `run_rounds` schedules and measures the
-runs, `summarize` reduces them per system, `training_section` writes the table and `plot`
-``training.png``.
+kernels' math in plain NumPy, to show what the compiled ones buy (it trains all
+``--epochs`` like the others). `run_rounds` schedules and measures the runs, `summarize`
+reduces them per system, `training_section` writes the table and `plot` ``training.png``.
 """
 
 import os
