@@ -1,11 +1,10 @@
-"""Backprop against central differences, in float64."""
+"""Backprop against central differences, in float64, on both backends (`backend_in_use`)."""
 
 import numpy as np
 import pytest
 
-from nn import activations, gradcheck, layers, losses, models, ops
+from nn import activations, gradcheck, layers, losses, models
 from nn.sparse import CSRMatrix
-from helpers import mlp, separable, small_bias
 
 ACTIVATIONS = ["relu", "sigmoid", "tanh", "linear"]
 
@@ -13,10 +12,11 @@ ACTIVATIONS = ["relu", "sigmoid", "tanh", "linear"]
 @pytest.mark.parametrize("loss", ["binary_crossentropy", "mse"])
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 @pytest.mark.parametrize("depth", [1, 2, 3])
-def test_model_gradients_match_central_differences(activation, loss, depth):
-    x, y = separable(n=24, d=7, seed=depth)
-    model = mlp(hidden=(5,) * depth, activation=activation, seed=depth, dtype="float64",
-                bias_initializer=small_bias)
+def test_model_gradients_match_central_differences(backend_in_use, separable_data, make_mlp,
+                                                    small_bias, activation, loss, depth):
+    x, y = separable_data(n=24, d=7, seed=depth)
+    model = make_mlp(hidden=(5,) * depth, activation=activation, seed=depth, dtype="float64",
+                     bias_initializer=small_bias)
     model.compile(optimizer="sgd", loss=loss)
     report = gradcheck.check_gradients(model, x, y, max_entries=40)
     assert len(report.rows) == 2 * (depth + 1)
@@ -24,25 +24,26 @@ def test_model_gradients_match_central_differences(activation, loss, depth):
 
 
 @pytest.mark.parametrize("out", ["linear", "tanh", "relu"])
-def test_mse_gradients_for_other_output_activations(out):
-    x, y = separable(n=16, d=5)
-    model = mlp(hidden=(4,), activation="tanh", out_activation=out, dtype="float64",
-                bias_initializer=small_bias)
+def test_mse_gradients_for_other_output_activations(backend_in_use, separable_data, make_mlp,
+                                                    small_bias, out):
+    x, y = separable_data(n=16, d=5)
+    model = make_mlp(hidden=(4,), activation="tanh", out_activation=out, dtype="float64",
+                     bias_initializer=small_bias)
     model.layers[-1].bias_initializer = small_bias
     model.compile(optimizer="sgd", loss="mse")
     assert gradcheck.check_gradients(model, x, y).max_rel_error < 1e-6
 
 
-def test_gradcheck_catches_a_wrong_backward():
+def test_gradcheck_catches_a_wrong_backward(separable_data, make_mlp, small_bias):
     """A test that cannot fail is a defect: break relu's derivative and see the check fail."""
 
     class BrokenReLU(activations.ReLU):
         def backward(self, a, da):
             return da  # forgets the [a > 0] mask
 
-    x, y = separable(n=16, d=5)
-    model = mlp(hidden=(6,), activation=BrokenReLU(), dtype="float64",
-                bias_initializer=small_bias)
+    x, y = separable_data(n=16, d=5)
+    model = make_mlp(hidden=(6,), activation=BrokenReLU(), dtype="float64",
+                     bias_initializer=small_bias)
     model.compile(optimizer="sgd", loss="binary_crossentropy")
     assert gradcheck.check_gradients(model, x, y).max_rel_error > 1e-2
 
@@ -66,7 +67,7 @@ def test_sigmoid_is_stable_for_large_inputs():
 
 
 @pytest.mark.parametrize("loss", [losses.binary_crossentropy, losses.mean_squared_error])
-def test_loss_gradient_matches_differences(loss):
+def test_loss_gradient_matches_differences(backend_in_use, loss):
     rng = np.random.default_rng(3)
     y = (rng.random((6, 2)) > 0.5).astype(float)
     p = rng.uniform(0.05, 0.95, size=(6, 2))
@@ -90,7 +91,7 @@ def test_fused_gradient_equals_chain_rule():
     assert losses.binary_crossentropy.fused_gradient(y, p, activations.tanh) is None
 
 
-def test_binary_crossentropy_matches_keras_values():
+def test_binary_crossentropy_matches_keras_values(backend_in_use):
     # Keras 3: keras.losses.binary_crossentropy([[0, 1, 1]], [[0, 0.6, 1.0]]) clips p to
     # [1e-7, 1 - 1e-7]: -(log(1 - 1e-7) + log(0.6) + log(1 - 1e-7)) / 3.
     value = losses.binary_crossentropy(np.array([[0.0, 1, 1]]), np.array([[0.0, 0.6, 1.0]]))
@@ -102,20 +103,25 @@ def test_binary_crossentropy_matches_keras_values():
 
 # ------------------------------------------------------- kinks and nonzero-first sampling
 
-def kinked_model(units=4, unit=1, seed=5):
-    """A float64 relu network, a batch, and ``unit`` of sample 3 moved to z = h / 2: every
-    stencil that moves that pre-activation by more than h / 2 flips the unit."""
-    x, y = separable(n=16, d=5, seed=seed)
-    model = mlp(hidden=(units,), seed=seed, dtype="float64", bias_initializer=small_bias)
-    model.compile(optimizer="sgd", loss="binary_crossentropy")
-    model.predict(x[:1])
-    hidden = model.layers[0]
-    z = x @ hidden.params["kernel"] + hidden.params["bias"]
-    hidden.params["bias"][unit] += 0.5e-4 - z[3, unit]
-    return model, x, y
+@pytest.fixture
+def kinked_model(separable_data, make_mlp, small_bias):
+    """``kinked_model(units=4, unit=1, seed=5) -> (model, x, y)``: a float64 relu network, a
+    batch, and ``unit`` of sample 3 moved to z = h / 2: every stencil that moves that
+    pre-activation by more than h / 2 flips the unit."""
+    def build(units=4, unit=1, seed=5):
+        x, y = separable_data(n=16, d=5, seed=seed)
+        model = make_mlp(hidden=(units,), seed=seed, dtype="float64",
+                         bias_initializer=small_bias)
+        model.compile(optimizer="sgd", loss="binary_crossentropy")
+        model.predict(x[:1])
+        hidden = model.layers[0]
+        z = x @ hidden.params["kernel"] + hidden.params["bias"]
+        hidden.params["bias"][unit] += 0.5e-4 - z[3, unit]
+        return model, x, y
+    return build
 
 
-def test_a_planted_kink_is_flagged_and_excluded():
+def test_a_planted_kink_is_flagged_and_excluded(kinked_model):
     model, x, y = kinked_model()
     report = gradcheck.check_gradients(model, x, y)
     bias = report["dense/bias"]
@@ -128,7 +134,7 @@ def test_a_planted_kink_is_flagged_and_excluded():
     assert "kinks" in str(report).splitlines()[0]
 
 
-def test_a_backprop_bug_on_a_kink_free_entry_still_fails():
+def test_a_backprop_bug_on_a_kink_free_entry_still_fails(kinked_model):
     model, x, y = kinked_model()
     backward = model._backward
 
@@ -143,7 +149,7 @@ def test_a_backprop_bug_on_a_kink_free_entry_still_fails():
     assert report.max_rel_error > 1e-2
 
 
-def test_a_parameter_checked_only_at_kinks_is_not_a_pass():
+def test_a_parameter_checked_only_at_kinks_is_not_a_pass(kinked_model):
     """A unit sitting exactly on its kink for one sample: every entry of the hidden layer
     moves it, so none of them is verified, and the report must not say < 1e-6."""
     model, x, y = kinked_model(units=1, unit=0)
@@ -169,10 +175,11 @@ def sparse_batch(n=12, vocabulary=20, n_features=1000, seed=0):
 
 
 @pytest.mark.parametrize("max_entries", [24, 64, 200])
-def test_sampling_checks_the_nonzero_rows_of_a_sparse_first_layer_first(max_entries):
+def test_sampling_checks_the_nonzero_rows_of_a_sparse_first_layer_first(
+        backend_in_use, make_mlp, small_bias, max_entries):
     x, y, words = sparse_batch()
-    model = mlp(hidden=(4,), input_dim=1000, seed=2, dtype="float64",
-                bias_initializer=small_bias)
+    model = make_mlp(hidden=(4,), input_dim=1000, seed=2, dtype="float64",
+                     bias_initializer=small_bias)
     model.compile(optimizer="sgd", loss="binary_crossentropy")
     g = gradcheck.backprop_gradients(model, x, y)["dense/kernel"]
     nonzero = np.flatnonzero(g)
@@ -206,6 +213,7 @@ def test_backprop_gradients_checks_its_input_instead_of_crashing():
         np.testing.assert_array_equal(flat[key], column[key])
     with pytest.raises(ValueError):
         gradcheck.backprop_gradients(model, x, y[:5])
+    hidden = model.layers[0]
+    hidden.forward(x, training=True)
     with pytest.raises(ValueError, match="dL/da has shape"):
-        ops.dense_backward(x, np.ones((8, 4)), np.ones((8, 8)), np.ones((3, 4)),
-                           activations.relu)
+        hidden.backward(np.ones((8, 8)))

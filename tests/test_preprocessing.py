@@ -1,39 +1,21 @@
-"""Hashed n-gram features: the hash is pinned by golden values and by an independent
-implementation with Python integers, and the compiled builder equals its NumPy twin.
+"""`nn.preprocessing`: hashed n-gram features (columns pinned by golden values and by the
+documented hash in Python integers), Naive Bayes weights, and renumbering columns by document
+frequency. The math tests run on both backends (`backend_in_use`).
 
-The kernel-versus-reference property test of `hashed_ngrams_csr` on random ragged input is
-in tests/test_kernels.py, so that it also runs with ``NUMBA_DISABLE_JIT=1``.
+The backends' own tests of `ngram_hash` and `hashed_ngrams_csr` are in
+tests/kernels/test_ngrams.py.
 """
 
-import numba
 import numpy as np
 import pytest
 
-from nn import Sequences, kernels, layers, models, preprocessing
+from nn import Sequences, layers, models, preprocessing
 from nn.sparse import CSRMatrix
 
 REVIEW = [1, 14, 22, 16, 43]  # the first words of IMDB's first training review
 
-MASK64 = (1 << 64) - 1
 
-
-def splitmix64(x):
-    """splitmix64's output function, in Python integers (independent of NumPy and numba)."""
-    z = (x + 0x9E3779B97F4A7C15) & MASK64
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
-    return z ^ (z >> 31)
-
-
-def python_hash(gram):
-    """The documented n-gram hash: h = splitmix64(n), then h = splitmix64(h ^ t) per token."""
-    h = splitmix64(len(gram))
-    for t in gram:
-        h = splitmix64(h ^ t)
-    return h
-
-
-def test_golden_columns_are_the_same_on_every_machine():
+def test_golden_columns_are_the_same_on_every_machine(backend_in_use):
     """Hard-coded columns for 2**20 features: a change of hash breaks saved features."""
     x = preprocessing.hashed_ngrams([REVIEW], ngram_range=(1, 3), n_features=2**20)
     unigrams = [717342, 178197, 842020, 1023182, 454220]  # 1, 14, 22, 16, 43
@@ -41,33 +23,24 @@ def test_golden_columns_are_the_same_on_every_machine():
     trigrams = [271690, 417074, 948011]                   # (1, 14, 22), ...
     assert x.indices.tolist() == sorted(unigrams + bigrams + trigrams)
     assert x.indptr.tolist() == [0, 12]
-    assert kernels.ngram_hash(np.array(REVIEW, np.int32), 0, 2) == 9738464085201010460
-
-
-def test_hash_follows_the_documented_formula():
-    rng = np.random.default_rng(0)
-    tokens = rng.integers(0, 2**31 - 1, 40).astype(np.int32)
-    for n in (1, 2, 3, 5):
-        for start in (0, 7, 40 - n):
-            gram = [int(t) for t in tokens[start:start + n]]
-            assert kernels.ngram_hash(tokens, start, n) == python_hash(gram)
 
 
 @pytest.mark.parametrize("ngram_range", [(1, 1), (1, 2), (2, 2), (1, 3), (2, 4)])
 @pytest.mark.parametrize("n_features", [1, 2, 2**10, 2**20, 2**31])
-def test_columns_are_the_hashes_of_every_ngram(ngram_range, n_features):
+def test_columns_are_the_hashes_of_every_ngram(backend_in_use, python_ngram_hash, ngram_range,
+                                               n_features):
     rng = np.random.default_rng(1)
     seqs = [rng.integers(0, 90000, size).tolist() for size in (0, 1, 2, 3, 17, 60)]
     x = preprocessing.hashed_ngrams(seqs, ngram_range=ngram_range, n_features=n_features)
     assert x.shape == (len(seqs), n_features) and x.is_multi_hot
     lo, hi = ngram_range
     for i, seq in enumerate(seqs):
-        expected = {python_hash(seq[s:s + n]) % n_features
+        expected = {python_ngram_hash(seq[s:s + n]) % n_features
                     for n in range(lo, hi + 1) for s in range(len(seq) - n + 1)}
         assert x.indices[x.indptr[i]:x.indptr[i + 1]].tolist() == sorted(expected)
 
 
-def test_ngrams_never_span_two_sequences():
+def test_ngrams_never_span_two_sequences(backend_in_use):
     x = preprocessing.hashed_ngrams([[5], [6], [5, 6]], ngram_range=(2, 2), n_features=2**20)
     assert np.diff(x.indptr).tolist() == [0, 0, 1]
 
@@ -80,22 +53,6 @@ def test_accepts_the_loaders_sequences_and_lists_alike():
     np.testing.assert_array_equal(a.indptr, b.indptr)
     np.testing.assert_array_equal(a.indices, b.indices)
     assert a.indices.dtype == np.int32 and a.indptr.dtype == np.int64
-
-
-def test_same_result_for_any_thread_count():
-    rng = np.random.default_rng(2)
-    seqs = Sequences.from_lists([rng.integers(0, 5000, rng.integers(0, 300)).tolist()
-                                 for _ in range(200)])
-    old = numba.get_num_threads()
-    try:
-        numba.set_num_threads(1)
-        one = preprocessing.hashed_ngrams(seqs, (1, 3), 2**16)
-        numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
-        two = preprocessing.hashed_ngrams(seqs, (1, 3), 2**16)
-    finally:
-        numba.set_num_threads(old)
-    assert one.indptr.tobytes() == two.indptr.tobytes()
-    assert one.indices.tobytes() == two.indices.tobytes()
 
 
 def test_bad_arguments_say_what_to_do():
@@ -115,7 +72,7 @@ def test_bad_arguments_say_what_to_do():
         preprocessing.hashed_ngrams([[1, 2], [3, -4]])
 
 
-def test_a_model_trains_on_wide_hashed_features():
+def test_a_model_trains_on_wide_hashed_features(backend_in_use):
     """Positive reviews say "not bad", negative ones "not good": only the pairs separate."""
     rng = np.random.default_rng(3)
     good, bad, not_ = 10, 11, 12
@@ -169,7 +126,7 @@ def test_frequency_order_ranks_columns_by_rows_holding_them():
     assert preprocessing.frequency_order(x, min_df=4).tolist() == [-1] * 5
 
 
-def test_renumber_columns_moves_each_column_and_keeps_rows_sorted():
+def test_renumber_columns_moves_each_column_and_keeps_rows_sorted(backend_in_use):
     x = CSRMatrix([0, 2, 6, 7], [1, 3, 0, 1, 3, 3, 3], (3, 5), data=np.arange(1.0, 8.0))
     columns = preprocessing.frequency_order(x)
     r = preprocessing.renumber_columns(x, columns)
@@ -185,7 +142,7 @@ def test_renumber_columns_moves_each_column_and_keeps_rows_sorted():
     assert multi_hot.data is None and multi_hot.indices.tolist() == r.indices.tolist()
 
 
-def test_the_map_from_training_rows_applies_to_other_rows():
+def test_the_map_from_training_rows_applies_to_other_rows(backend_in_use):
     """Validation or test rows get the training rows' map: columns unseen in training go
     last (or are dropped with min_df), whatever their own frequency."""
     train = CSRMatrix([0, 1, 2], [2, 2], (2, 4))
@@ -198,7 +155,7 @@ def test_the_map_from_training_rows_applies_to_other_rows():
     assert kept.shape == (1, 1) and kept.indices.tolist() == [0]
 
 
-def test_renumbered_features_are_the_same_features():
+def test_renumbered_features_are_the_same_features(backend_in_use):
     """A layer on renumbered input, with its rows moved alike, computes the same outputs: the
     renumbering changes where a feature's weights live, not what the model can learn."""
     rng = np.random.default_rng(5)
@@ -213,7 +170,7 @@ def test_renumbered_features_are_the_same_features():
     assert np.array_equal(preprocessing.frequency_order(x[:40]), columns)  # deterministic
 
 
-def test_frequent_columns_come_first_in_hashed_reviews():
+def test_frequent_columns_come_first_in_hashed_reviews(backend_in_use):
     rng = np.random.default_rng(6)
     seqs = [(rng.zipf(1.3, 60) % 5000).tolist() for _ in range(200)]
     x = preprocessing.hashed_ngrams(seqs, ngram_range=(1, 2), n_features=2**16)

@@ -1,4 +1,6 @@
-"""`nn.sparse`: CSRMatrix validation and API, vectorize_sequences, SciPy interop."""
+"""`nn.sparse`: CSRMatrix validation and API, vectorize_sequences, SciPy interop. What calls
+the backend's primitives (sorting rows, taking rows, multi-hot rows) runs on both backends
+(`backend_in_use`)."""
 
 import subprocess
 import sys
@@ -7,7 +9,8 @@ import numpy as np
 import pytest
 
 from nn import Sequences
-from nn.sparse import CSRMatrix, as_sparse_input, csr_matrix, multi_hot, vectorize_sequences
+from nn.preprocessing import multi_hot, vectorize_sequences
+from nn.sparse import CSRMatrix, as_sparse_input, csr_matrix
 
 
 def notebook_vectorize(sequences, dimension=10000):
@@ -74,7 +77,7 @@ def test_out_of_range_index_names_value_position_row_and_shape():
         CSRMatrix(indptr, indices, (25000, 10000))
 
 
-def test_unsorted_rows_are_sorted_and_duplicates_kept():
+def test_unsorted_rows_are_sorted_and_duplicates_kept(backend_in_use):
     indptr = [0, 3, 3, 6]
     indices = [2, 0, 2, 1, 1, 0]
     data = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
@@ -113,7 +116,7 @@ def test_repr_and_alias():
 
 # -- Rows ------------------------------------------------------------------------------------
 
-def test_take_and_getitem_match_dense():
+def test_take_and_getitem_match_dense(backend_in_use):
     rng = np.random.default_rng(0)
     dense = (rng.random((30, 12)) < 0.3) * rng.integers(1, 5, (30, 12))
     rows, cols = np.nonzero(dense)
@@ -166,7 +169,7 @@ def test_toarray_dtype():
 
 # -- vectorize_sequences ---------------------------------------------------------------------
 
-def test_vectorize_sequences_matches_notebook():
+def test_vectorize_sequences_matches_notebook(backend_in_use):
     rng = np.random.default_rng(0)
     lists = [rng.integers(0, 50, rng.integers(0, 30)).tolist() for _ in range(40)]
     lists[3] = []
@@ -250,7 +253,7 @@ def test_as_sparse_input_does_not_import_scipy():
             "    return real_import(name, *args, **kwargs)\n"
             "builtins.__import__ = guarded\n"
             "import numpy as np\n"
-            "from nn.sparse import as_sparse_input, vectorize_sequences\n"
+            "from nn.preprocessing import vectorize_sequences\nfrom nn.sparse import as_sparse_input\n"
             "assert as_sparse_input(np.zeros((2, 2))) is None\n"
             "m = vectorize_sequences([[1, 2]], dimension=4)\n"
             "assert as_sparse_input(m) is m\n"
@@ -294,14 +297,14 @@ def test_from_scipy_validates():
         CSRMatrix.from_scipy(bad)
 
 
-def test_multi_hot_matrix_drives_kernels_like_dense():
-    from nn import kernels
+def test_multi_hot_matrix_drives_kernels_like_dense(backend):
     m = vectorize_sequences([[1, 4, 4], [], [0, 2, 3, 4]], dimension=5)
     rng = np.random.default_rng(0)
     W, b, delta = rng.standard_normal((5, 3)), rng.standard_normal(3), rng.standard_normal((3, 3))
     x = m.toarray(np.float64)
-    np.testing.assert_allclose(kernels.spmm_ones(m.indptr, m.indices, W, b), x @ W + b)
-    np.testing.assert_allclose(kernels.spmm_t_ones(m.indptr, m.indices, delta, 5), x.T @ delta)
+    np.testing.assert_allclose(backend.spmm(m.indptr, m.indices, m.data, W, b), x @ W + b)
+    np.testing.assert_allclose(backend.spmm_t(m.indptr, m.indices, m.data, delta, 5),
+                               x.T @ delta)
 
 
 # -- Read-only arrays ------------------------------------------------------------------------
@@ -418,44 +421,45 @@ def test_scipy_in_and_out_leave_writable_independent_arrays():
         np.testing.assert_array_equal(m.toarray(np.float64), before)
 
 
-def test_kernels_run_on_read_only_arrays():
-    """Numba compiles (and caches) a read-only specialisation of each kernel; results match
-    the NumPy twins bitwise for the gathers and sorts, to rounding for the products."""
-    from nn import kernels
+def test_kernels_run_on_read_only_arrays(backend):
+    """Numba compiles (and caches) a read-only specialisation of each kernel; results equal
+    the NumPy backend's on writable copies: bitwise for the gathers and sorts, to rounding
+    for the products."""
+    from nn.kernels import numpy as numpy_backend
 
     rng = np.random.default_rng(0)
     dense = (rng.random((40, 30)) < 0.2) * rng.standard_normal((40, 30))
     rows, cols = np.nonzero(dense)
     m = CSRMatrix(np.r_[0, np.cumsum(np.count_nonzero(dense, axis=1))], cols, dense.shape,
                   data=dense[rows, cols].astype(np.float32))
-    ones = CSRMatrix(m.indptr, m.indices, m.shape)
     assert all(not a.flags.writeable for _, a in arrays_of(m))
     W = rng.standard_normal((30, 16)).astype(np.float32)
     b = rng.standard_normal(16).astype(np.float32)
     delta = rng.standard_normal((40, 16)).astype(np.float32)
     picks = np.array([5, 0, 39, 5], np.int64)
-    p, i, d = m.indptr, m.indices, m.data
-    for name, args in [("spmm_ones", (p, i, W, b)), ("spmm", (p, i, d, W, b)),
-                       ("spmm_t_ones", (p, i, delta, 30)), ("spmm_t", (p, i, d, delta, 30)),
-                       ("spmm_t_rows_ones", (p, i, delta, 30)),
-                       ("spmm_t_rows", (p, i, d, delta, 30)),
-                       ("gather_rows", (p, i, picks)), ("gather_rows_data", (p, i, d, picks)),
-                       ("csr_sort_rows", (p, i, 30)), ("csr_sort_rows_data", (p, i, d, 30))]:
-        got = getattr(kernels, name)(*args)
-        want = getattr(kernels, name + "_reference")(*args)
-        for g, w in zip(got if isinstance(got, tuple) else [got],
-                        want if isinstance(want, tuple) else [want]):
-            np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-5, err_msg=name)
+    p, i = m.indptr, m.indices
     tokens = np.array([3, 1, 3, 0, 2], np.int32)
     offsets = np.array([0, 3, 5], np.int64)
     tokens.flags.writeable = offsets.flags.writeable = False
-    for name, args in [("multi_hot_csr", (tokens, offsets, 4)),
-                       ("hashed_ngrams_csr", (tokens, offsets, 1, 2, 64))]:
-        for g, w in zip(getattr(kernels, name)(*args),
-                        getattr(kernels, name + "_reference")(*args)):
-            np.testing.assert_array_equal(g, w, err_msg=name)
-    np.testing.assert_allclose(kernels.spmm_ones(ones.indptr, ones.indices, W, b),
-                               (dense != 0) @ W + b, rtol=1e-5, atol=1e-5)
+    for d in (None, m.data):
+        for name, args in [("spmm", (p, i, d, W, b)), ("spmm_t", (p, i, d, delta, 30)),
+                           ("spmm_t_rows", (p, i, d, delta, 30)),
+                           ("gather_rows", (p, i, d, picks)), ("csr_sort_rows", (p, i, d, 30)),
+                           ("multi_hot_csr", (tokens, offsets, 4)),
+                           ("hashed_ngrams_csr", (tokens, offsets, 1, 2, 64))]:
+            got = getattr(backend, name)(*args)
+            copies = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+            want = getattr(numpy_backend, name)(*copies)
+            for g, w in zip(got if isinstance(got, tuple) else [got],
+                            want if isinstance(want, tuple) else [want], strict=True):
+                if w is None:
+                    assert g is None, name
+                elif name.startswith("spmm"):
+                    np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-5, err_msg=name)
+                else:
+                    np.testing.assert_array_equal(g, w, err_msg=name)
+    np.testing.assert_allclose(backend.spmm(p, i, None, W, b), (dense != 0) @ W + b,
+                               rtol=1e-5, atol=1e-5)
 
 
 def test_model_trains_saves_and_loads_on_read_only_input(tmp_path):
@@ -486,28 +490,27 @@ def test_trusted_wraps_read_only_views_and_leaves_the_buffer_alone():
     assert np.shares_memory(m.indices, indices)
 
 
-def test_sort_check_and_vectorize_in_blocks(monkeypatch):
+def test_sort_check_and_vectorize_in_blocks(monkeypatch, backend_in_use):
     """The block-by-block paths (sortedness check, multi-hot runs) at tiny block sizes,
-    against the one-shot NumPy references."""
+    against each row sorted (and made distinct) by NumPy."""
+    import nn.preprocessing as preprocessing
     import nn.sparse as sparse
-    from nn import kernels
 
     rng = np.random.default_rng(1)
     for trial in range(60):
-        monkeypatch.setattr(sparse, "_BLOCK", int(rng.integers(1, 8)))
-        monkeypatch.setattr(sparse, "_RUN_TOKENS", int(rng.integers(1, 40)))
+        monkeypatch.setattr(sparse, "_CHECK_CHUNK", int(rng.integers(1, 8)))
+        monkeypatch.setattr(preprocessing, "_RUN_TOKENS", int(rng.integers(1, 40)))
         n_rows, width = int(rng.integers(0, 30)), int(rng.integers(1, 12))
         lists = [rng.integers(0, width, rng.integers(0, 9)).tolist() for _ in range(n_rows)]
         if trial % 2:
             lists = [sorted(set(row)) for row in lists]
         seqs = Sequences.from_lists(lists)
         m = CSRMatrix(seqs.offsets, seqs.tokens, (n_rows, width))
-        np.testing.assert_array_equal(
-            m.indices, kernels.csr_sort_rows_reference(seqs.offsets, seqs.tokens, width))
+        np.testing.assert_array_equal(m.indices, [t for row in lists for t in sorted(row)])
         rows_sorted = all(row == sorted(row) for row in lists)
         assert sparse._rows_sorted(seqs.offsets, seqs.tokens) == rows_sorted
         v = vectorize_sequences(seqs, dimension=width)
-        indptr, indices = kernels.multi_hot_csr_reference(seqs.tokens, seqs.offsets, width)
-        np.testing.assert_array_equal(v.indptr, indptr)
-        np.testing.assert_array_equal(v.indices, indices)
+        distinct = [sorted(set(row)) for row in lists]
+        np.testing.assert_array_equal(v.indptr, np.cumsum([0] + [len(r) for r in distinct]))
+        np.testing.assert_array_equal(v.indices, [t for row in distinct for t in row])
         assert not v.indices.flags.writeable
