@@ -4,19 +4,23 @@ import numpy as np
 import pytest
 
 from nn import layers, losses, models
-from helpers import mlp, separable
 
-X, Y = separable(n=40, d=5)
+
+@pytest.fixture(scope="module")
+def xy(separable_data):
+    """A small separable problem: X (40, 5), Y (40,)."""
+    return separable_data(n=40, d=5)
 
 
 @pytest.fixture
-def model():
-    m = mlp(hidden=(4,), input_dim=5)
+def model(make_mlp):
+    m = make_mlp(hidden=(4,), input_dim=5)
     m.compile(optimizer="rmsprop", loss="binary_crossentropy", metrics=["accuracy"])
     return m
 
 
-def test_x_y_length_mismatch(model):
+def test_x_y_length_mismatch(model, xy):
+    X, Y = xy
     with pytest.raises(ValueError, match="same number of samples; got 40 in x and 39 in y"):
         model.fit(X, Y[:-1], verbose=0)
 
@@ -28,7 +32,8 @@ def test_wrong_feature_count(model):
         model.predict(np.ones((4, 6)))
 
 
-def test_labels_outside_unit_interval(model):
+def test_labels_outside_unit_interval(model, xy):
+    X, Y = xy
     y = Y.copy()
     y[17] = 3
     with pytest.raises(ValueError, match=r"labels must be between 0 and 1 for "
@@ -37,7 +42,8 @@ def test_labels_outside_unit_interval(model):
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
-def test_nan_and_inf(model, bad):
+def test_nan_and_inf(model, bad, xy):
+    X, Y = xy
     x = X.copy()
     x[3, 2] = bad
     with pytest.raises(ValueError, match=r"x contains .* at index \(3, 2\)"):
@@ -50,16 +56,19 @@ def test_nan_and_inf(model, bad):
 
 @pytest.mark.parametrize("batch_size, error", [(0, ValueError), (-3, ValueError),
                                                (2.5, TypeError), (True, TypeError)])
-def test_bad_batch_size(model, batch_size, error):
+def test_bad_batch_size(model, batch_size, error, xy):
+    X, Y = xy
     with pytest.raises(error, match="batch_size"):
         model.fit(X, Y, batch_size=batch_size, verbose=0)
 
 
-def test_huge_batch_size_is_one_batch(model):
+def test_huge_batch_size_is_one_batch(model, xy):
+    X, Y = xy
     model.fit(X, Y, batch_size=10**9, verbose=0)
 
 
-def test_negative_epochs(model):
+def test_negative_epochs(model, xy):
+    X, Y = xy
     with pytest.raises(ValueError, match="epochs must be 0 or more; got -1"):
         model.fit(X, Y, epochs=-1, verbose=0)
 
@@ -69,7 +78,8 @@ def test_empty_data(model):
         model.fit(np.zeros((0, 5)), np.zeros(0), verbose=0)
 
 
-def test_wrong_shapes(model):
+def test_wrong_shapes(model, xy):
+    X, Y = xy
     with pytest.raises(ValueError, match="must be 2-D"):
         model.fit(np.ones(5), np.ones(5), verbose=0)
     with pytest.raises(ValueError, match=r"y has shape \(40, 2\) but the model outputs"):
@@ -78,11 +88,11 @@ def test_wrong_shapes(model):
         model.fit(np.array([["a"] * 5] * 2), np.ones(2), verbose=0)
 
 
-def test_unknown_names_list_the_valid_ones():
+def test_unknown_names_list_the_valid_ones(make_mlp):
     with pytest.raises(ValueError, match=r"unknown activation 'relux'; expected one of "
                                          r"\['linear', 'relu', 'sigmoid', 'tanh'\]"):
         layers.Dense(3, activation="relux")
-    m = mlp(hidden=(4,))
+    m = make_mlp(hidden=(4,))
     with pytest.raises(ValueError, match="unknown loss 'hinge'.*binary_crossentropy"):
         m.compile(optimizer="sgd", loss="hinge")
     with pytest.raises(ValueError, match="unknown optimizer 'adagrad'"):
@@ -91,13 +101,14 @@ def test_unknown_names_list_the_valid_ones():
         m.compile(optimizer="sgd", loss="mse", metrics=["f1"])
 
 
-def test_plain_function_loss_is_refused_with_a_recipe():
+def test_plain_function_loss_is_refused_with_a_recipe(make_mlp, xy):
+    X, Y = xy
     def my_loss(y_true, y_pred):
         return np.mean((y_true - y_pred) ** 2)
 
     with pytest.raises(TypeError, match="my_loss is a plain function.*nn.losses.Loss.*"
                                         "gradient"):
-        mlp().compile(optimizer="sgd", loss=my_loss)
+        make_mlp().compile(optimizer="sgd", loss=my_loss)
 
     class MyLoss(losses.Loss):  # the recipe works
         def __call__(self, y_true, y_pred):
@@ -106,16 +117,17 @@ def test_plain_function_loss_is_refused_with_a_recipe():
         def gradient(self, y_true, y_pred):
             return 2 * (y_pred - y_true) / y_pred.size
 
-    m = mlp(hidden=(4,))
+    m = make_mlp(hidden=(4,))
     m.compile(optimizer="sgd", loss=MyLoss())
     m.fit(X, Y, verbose=0)
 
 
-def test_fit_before_compile():
+def test_fit_before_compile(make_mlp, xy):
+    X, Y = xy
     with pytest.raises(ValueError, match="must be compiled before fit"):
-        mlp().fit(X, Y, verbose=0)
+        make_mlp().fit(X, Y, verbose=0)
     with pytest.raises(ValueError, match="must be compiled before evaluate"):
-        mlp().evaluate(X, Y, verbose=0)
+        make_mlp().evaluate(X, Y, verbose=0)
 
 
 def test_bad_layer_arguments():

@@ -4,16 +4,23 @@ import numpy as np
 import pytest
 
 from nn import callbacks, models, optimizers
-from helpers import mlp, separable
-
-X, Y = separable(n=200, d=8)
 
 
-def compiled(seed=0, lr=0.01):
-    model = mlp(hidden=(8,), input_dim=8, seed=seed)
-    model.compile(optimizer=optimizers.RMSprop(lr), loss="binary_crossentropy",
-                  metrics=["accuracy"])
-    return model
+@pytest.fixture(scope="module")
+def xy(separable_data):
+    """A small separable problem: X (200, 8), Y (200,)."""
+    return separable_data(n=200, d=8)
+
+
+@pytest.fixture
+def compiled(make_mlp):
+    """``compiled(seed=0, lr=0.01)``: an 8-8-1 model compiled with RMSprop(lr)."""
+    def compile_model(seed=0, lr=0.01):
+        model = make_mlp(hidden=(8,), input_dim=8, seed=seed)
+        model.compile(optimizer=optimizers.RMSprop(lr), loss="binary_crossentropy",
+                      metrics=["accuracy"])
+        return model
+    return compile_model
 
 
 class Scripted:
@@ -34,7 +41,7 @@ class Scripted:
         return epoch
 
 
-def test_early_stopping_patience_and_restore():
+def test_early_stopping_patience_and_restore(compiled):
     model = compiled()
     stopper = callbacks.EarlyStopping(patience=2, restore_best_weights=True)
     last = Scripted([0.5, 0.4, 0.45, 0.41, 0.3], stopper).run(model)
@@ -42,7 +49,7 @@ def test_early_stopping_patience_and_restore():
     assert np.all(model.layers[0].params["bias"] == 1)  # weights of the best epoch
 
 
-def test_early_stopping_min_delta_and_mode():
+def test_early_stopping_min_delta_and_mode(compiled):
     model = compiled()
     stopper = callbacks.EarlyStopping(min_delta=0.05, patience=0)
     assert Scripted([0.5, 0.46, 0.2], stopper).run(model) == 1  # 0.04 is no improvement
@@ -51,7 +58,8 @@ def test_early_stopping_min_delta_and_mode():
     assert Scripted([0.5, 0.4, 0.6], acc).run(model) == 2
 
 
-def test_early_stopping_in_fit_restores_best_weights():
+def test_early_stopping_in_fit_restores_best_weights(compiled, xy):
+    X, Y = xy
     model = compiled(lr=0.05)
     stopper = callbacks.EarlyStopping(patience=1, restore_best_weights=True)
     history = model.fit(X[:150], Y[:150], epochs=50, batch_size=16, verbose=0,
@@ -62,13 +70,15 @@ def test_early_stopping_in_fit_restores_best_weights():
         == pytest.approx(min(val), rel=1e-5)
 
 
-def test_monitoring_a_missing_key_says_what_exists():
+def test_monitoring_a_missing_key_says_what_exists(compiled, xy):
+    X, Y = xy
     model = compiled()
     with pytest.raises(ValueError, match=r"cannot monitor 'val_loss'.*\['accuracy', 'loss'\]"):
         model.fit(X, Y, epochs=1, verbose=0, callbacks=[callbacks.EarlyStopping()])
 
 
-def test_model_checkpoint_best_only(tmp_path):
+def test_model_checkpoint_best_only(tmp_path, compiled, xy):
+    X, Y = xy
     model = compiled()
     path = tmp_path / "best.npz"
     saved = []
@@ -83,7 +93,8 @@ def test_model_checkpoint_best_only(tmp_path):
     assert fresh.evaluate(X[150:], Y[150:], verbose=0)[0] <= history.history["val_loss"][best] + 1e-6
 
 
-def test_model_checkpoint_formats_the_name(tmp_path):
+def test_model_checkpoint_formats_the_name(tmp_path, compiled, xy):
+    X, Y = xy
     model = compiled()
     ckpt = callbacks.ModelCheckpoint(tmp_path / "w.{epoch:02d}-{loss:.2f}.npz",
                                      save_weights_only=False)
@@ -93,9 +104,9 @@ def test_model_checkpoint_formats_the_name(tmp_path):
     assert models.load_model(tmp_path / names[1]).count_params() == model.count_params()
 
 
-def test_divergence_warns_and_terminate_on_nan_stops_within_the_epoch():
-    x, y = separable(n=400, d=8)
-    model = mlp(hidden=(8,), input_dim=8, out_activation="linear")
+def test_divergence_warns_and_terminate_on_nan_stops_within_the_epoch(separable_data, make_mlp):
+    x, y = separable_data(n=400, d=8)
+    model = make_mlp(hidden=(8,), input_dim=8, out_activation="linear")
     model.compile(optimizer=optimizers.SGD(learning_rate=1e6), loss="mse")
     batches = []
     spy = callbacks.LambdaCallback(on_train_batch_end=lambda b, logs: batches.append(b))
@@ -107,7 +118,8 @@ def test_divergence_warns_and_terminate_on_nan_stops_within_the_epoch():
     assert not np.isfinite(history.history["loss"][0])
 
 
-def test_lambda_callback_and_bad_callbacks():
+def test_lambda_callback_and_bad_callbacks(compiled, xy):
+    X, Y = xy
     model = compiled()
     seen = []
     model.fit(X, Y, epochs=2, verbose=0, callbacks=[callbacks.LambdaCallback(

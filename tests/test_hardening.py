@@ -30,7 +30,6 @@ from nn import callbacks, layers, models, optimizers
 from nn.datasets import imdb
 from nn.sequences import Sequences
 from nn.sparse import CSRMatrix, vectorize_sequences
-from helpers import separable
 from test_imdb import keras_reference
 from test_imdb_files import write_keras_npz
 
@@ -282,9 +281,9 @@ def test_fit_evaluate_predict_work_or_refuse_cleanly(args):
         check_result(model, call, x, y, kwargs, result, bool(our_warnings(caught)))
 
 
-def test_refused_fit_leaves_an_unbuilt_model_unbuilt():
+def test_refused_fit_leaves_an_unbuilt_model_unbuilt(separable_data):
     model = build_model(1, True, "float32", built=False, metrics=False)
-    x, y = separable(n=10, d=5)
+    x, y = separable_data(n=10, d=5)
     for bad in [dict(y=y[:3]), dict(validation_split=2.0), dict(initial_epoch=-1),
                 dict(validation_data=(x[:, :4], y)), dict(callbacks=[object()])]:
         with pytest.raises((ValueError, TypeError)):
@@ -302,9 +301,9 @@ def test_refused_fit_leaves_an_unbuilt_model_unbuilt():
     (dict(callbacks=callbacks.TerminateOnNaN()), TypeError, r"callbacks must be a list.*\[cb\]"),
     (dict(verbose=np.array([1, 2])), ValueError, "verbose must be 0, 1 or 2"),
 ])
-def test_fit_arguments_are_checked(kwargs, error, message):
+def test_fit_arguments_are_checked(separable_data, kwargs, error, message):
     model = build_model(1, True, "float32", built=True, metrics=False)
-    x, y = separable(n=10, d=INPUT_DIM)
+    x, y = separable_data(n=10, d=INPUT_DIM)
     with pytest.raises(error, match=message):
         model.fit(x, y, **{"verbose": 0, **kwargs})
 
@@ -338,8 +337,8 @@ def test_other_shapes_get_messages():
 
 # --- divergence ----------------------------------------------------------------------------
 
-def diverged_model():
-    x, y = separable(n=64, d=INPUT_DIM)
+def diverged_model(separable_data):
+    x, y = separable_data(n=64, d=INPUT_DIM)
     model = models.Sequential([layers.Dense(8, activation="relu", input_shape=(INPUT_DIM,)),
                                layers.Dense(1)], seed=0)
     model.compile(optimizer=optimizers.SGD(learning_rate=1e6), loss="mse")
@@ -349,8 +348,8 @@ def diverged_model():
     return model, x, y
 
 
-def test_a_diverged_model_says_so_when_used_and_is_not_saved(tmp_path):
-    model, x, y = diverged_model()
+def test_a_diverged_model_says_so_when_used_and_is_not_saved(tmp_path, separable_data):
+    model, x, y = diverged_model(separable_data)
     with np.errstate(all="ignore"):
         with pytest.warns(RuntimeWarning, match="output of predict is NaN or infinite: the "
                                                 "model's weights are NaN or infinite"):
@@ -363,8 +362,8 @@ def test_a_diverged_model_says_so_when_used_and_is_not_saved(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_checkpoint_skips_diverged_epochs_and_terminate_on_nan_stops(tmp_path):
-    x, y = separable(n=64, d=INPUT_DIM)
+def test_checkpoint_skips_diverged_epochs_and_terminate_on_nan_stops(tmp_path, separable_data):
+    x, y = separable_data(n=64, d=INPUT_DIM)
     model = models.Sequential([layers.Dense(8, activation="relu", input_shape=(INPUT_DIM,)),
                                layers.Dense(1)], seed=0)
     model.compile(optimizer=optimizers.SGD(learning_rate=1e6), loss="mse")

@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 
 from nn import layers, metrics, models
-from helpers import mlp, separable
 
 
 def notebook_model(seed=0):
@@ -15,9 +14,9 @@ def notebook_model(seed=0):
     return model
 
 
-def test_learns_a_separable_problem():
-    x, y = separable(n=1000, d=20)
-    model = mlp(seed=1)
+def test_learns_a_separable_problem(separable_data, make_mlp):
+    x, y = separable_data(n=1000, d=20)
+    model = make_mlp(seed=1)
     model.compile(optimizer="rmsprop", loss="binary_crossentropy", metrics=["accuracy"])
     history = model.fit(x[:800], y[:800], epochs=30, batch_size=32, verbose=0)
     loss, acc = model.evaluate(x[800:], y[800:], verbose=0)
@@ -26,19 +25,19 @@ def test_learns_a_separable_problem():
 
 
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
-def test_other_optimizers_and_mse_learn_too(optimizer):
-    x, y = separable(n=600, d=10)
-    model = mlp(hidden=(8,), seed=2)
+def test_other_optimizers_and_mse_learn_too(optimizer, separable_data, make_mlp):
+    x, y = separable_data(n=600, d=10)
+    model = make_mlp(hidden=(8,), seed=2)
     model.compile(optimizer=optimizer, loss="mse", metrics=["acc"])
     model.fit(x, y, epochs=40 if optimizer == "sgd" else 15, batch_size=16, verbose=0)
     assert model.evaluate(x, y, verbose=0)[1] > 0.9
 
 
-def test_same_seed_gives_bitwise_identical_weights():
-    x, y = separable(n=300, d=12)
+def test_same_seed_gives_bitwise_identical_weights(separable_data, make_mlp):
+    x, y = separable_data(n=300, d=12)
 
     def train(seed):
-        model = mlp(seed=seed)
+        model = make_mlp(seed=seed)
         model.compile(optimizer="rmsprop", loss="binary_crossentropy")
         model.fit(x, y, epochs=3, batch_size=32, verbose=0, validation_split=0.2)
         return model.get_weights()
@@ -57,18 +56,18 @@ def test_summary_counts_the_notebook_parameters(capsys):
     assert "(None, 16)" in out and "160,016" in out and "Total params: 160,305" in out
 
 
-def test_input_size_comes_from_the_first_batch():
-    model = mlp(hidden=(4,))
+def test_input_size_comes_from_the_first_batch(separable_data, make_mlp):
+    model = make_mlp(hidden=(4,))
     assert not model.built
-    x, y = separable(n=20, d=9)
+    x, y = separable_data(n=20, d=9)
     model.compile(optimizer="sgd", loss="mse")
     model.fit(x, y, verbose=0)
     assert model.input_dim == 9 and model.layers[0].params["kernel"].shape == (9, 4)
 
 
-def test_history_keys_follow_the_names_given():
-    x, y = separable(n=100, d=5)
-    model = mlp(hidden=(4,))
+def test_history_keys_follow_the_names_given(separable_data, make_mlp):
+    x, y = separable_data(n=100, d=5)
+    model = make_mlp(hidden=(4,))
     model.compile(optimizer="rmsprop", loss="binary_crossentropy",
                   metrics=["accuracy", metrics.binary_accuracy])
     h = model.fit(x, y, epochs=2, verbose=0, validation_data=(x[:30], y[:30]))
@@ -78,9 +77,9 @@ def test_history_keys_follow_the_names_given():
     assert h.history["accuracy"] == h.history["binary_accuracy"]
 
 
-def test_custom_metric_callable():
-    x, y = separable(n=64, d=5)
-    model = mlp(hidden=(4,))
+def test_custom_metric_callable(separable_data, make_mlp):
+    x, y = separable_data(n=64, d=5)
+    model = make_mlp(hidden=(4,))
 
     def positive_rate(y_true, y_pred):
         return np.mean(y_pred > 0.5)
@@ -90,9 +89,9 @@ def test_custom_metric_callable():
     assert rate == pytest.approx(np.mean(model.predict(x) > 0.5))
 
 
-def test_evaluate_returns_scalar_without_metrics_and_matches_predict():
-    x, y = separable(n=100, d=5)
-    model = mlp(hidden=(4,))
+def test_evaluate_returns_scalar_without_metrics_and_matches_predict(separable_data, make_mlp):
+    x, y = separable_data(n=100, d=5)
+    model = make_mlp(hidden=(4,))
     model.compile(optimizer="sgd", loss="binary_crossentropy")
     loss = model.evaluate(x, y, batch_size=7, verbose=0)
     assert isinstance(loss, float)
@@ -103,9 +102,9 @@ def test_evaluate_returns_scalar_without_metrics_and_matches_predict():
     assert loss == pytest.approx(expected, rel=1e-5)
 
 
-def test_validation_split_takes_the_last_fraction_before_shuffling():
-    x, y = separable(n=100, d=5)
-    a, b = mlp(hidden=(4,), seed=3), mlp(hidden=(4,), seed=3)
+def test_validation_split_takes_the_last_fraction_before_shuffling(separable_data, make_mlp):
+    x, y = separable_data(n=100, d=5)
+    a, b = make_mlp(hidden=(4,), seed=3), make_mlp(hidden=(4,), seed=3)
     for m in (a, b):
         m.compile(optimizer="rmsprop", loss="binary_crossentropy", metrics=["accuracy"])
     ha = a.fit(x, y, epochs=2, verbose=0, validation_split=0.25)
@@ -113,9 +112,9 @@ def test_validation_split_takes_the_last_fraction_before_shuffling():
     assert ha.history == hb.history
 
 
-def test_progress_output_matches_keras(capsys):
-    x, y = separable(n=40, d=5)
-    model = mlp(hidden=(4,))
+def test_progress_output_matches_keras(capsys, separable_data, make_mlp):
+    x, y = separable_data(n=40, d=5)
+    model = make_mlp(hidden=(4,))
     model.compile(optimizer="rmsprop", loss="binary_crossentropy", metrics=["binary_accuracy"])
     model.fit(x, y, epochs=2, batch_size=8, validation_split=0.25, verbose=1)
     lines = capsys.readouterr().out.splitlines()
@@ -131,9 +130,9 @@ def test_progress_output_matches_keras(capsys):
     assert capsys.readouterr().out == ""
 
 
-def test_plain_callback_objects_and_stop_training():
-    x, y = separable(n=40, d=5)
-    model = mlp(hidden=(4,))
+def test_plain_callback_objects_and_stop_training(separable_data, make_mlp):
+    x, y = separable_data(n=40, d=5)
+    model = make_mlp(hidden=(4,))
     model.compile(optimizer="sgd", loss="binary_crossentropy")
     seen = []
 
@@ -147,9 +146,9 @@ def test_plain_callback_objects_and_stop_training():
     assert seen == [(0, ["loss"]), (1, ["loss"])] and len(history.history["loss"]) == 2
 
 
-def test_epochs_zero_trains_nothing():
-    x, y = separable(n=20, d=5)
-    model = mlp(hidden=(4,), input_dim=5)
+def test_epochs_zero_trains_nothing(separable_data, make_mlp):
+    x, y = separable_data(n=20, d=5)
+    model = make_mlp(hidden=(4,), input_dim=5)
     model.compile(optimizer="sgd", loss="mse")
     before = model.get_weights()
     assert model.fit(x, y, epochs=0, verbose=0).history == {}
@@ -167,13 +166,13 @@ def test_get_and_set_weights_round_trip():
     assert a.layers[0].params["kernel"][0, 0] != 99.0
 
 
-def test_float64_models_and_dense_inputs_of_any_dtype():
-    x, y = separable(n=50, d=6)
-    model = mlp(hidden=(4,), dtype="float64")
+def test_float64_models_and_dense_inputs_of_any_dtype(separable_data, make_mlp):
+    x, y = separable_data(n=50, d=6)
+    model = make_mlp(hidden=(4,), dtype="float64")
     model.compile(optimizer="sgd", loss="mse")
     model.fit(x.astype(np.float32), y, verbose=0)
     assert model.predict(x).dtype == np.float64
-    model32 = mlp(hidden=(4,))
+    model32 = make_mlp(hidden=(4,))
     model32.compile(optimizer="sgd", loss="binary_crossentropy")
     model32.fit((x > 0).astype(np.int8), y.astype(int), verbose=0)  # ints and bools work
     model32.fit(x > 0, y.astype(bool), verbose=0)
