@@ -131,6 +131,7 @@ class Dense(Layer):
             raise RuntimeError("backward called before a training forward pass")
         x, a, W = self._x, self._a, self.params["kernel"]
         ops.check_shapes(x, W, a=a, da=da)
+        da = np.asarray(da, dtype=W.dtype)  # a custom loss may hand over float64
         fast = backend.fused_dense(f, W)
         if fast is not None:  # fast path (numba backend): the four lines below, compiled
             dW, db, dx = fast.backward(x, a, da, W, need_dx)

@@ -50,7 +50,7 @@ class BinaryCrossentropy(Loss):
     def __call__(self, y_true, y_pred):
         fast = backend.get().fused
         if fast is not None and fast.accepts(y_true, y_pred):  # fast path: one compiled pass
-            return fast.binary_crossentropy(y_true, y_pred, EPSILON)
+            return float(fast.binary_crossentropy(y_true, y_pred, EPSILON))
         p = np.clip(y_pred, EPSILON, 1 - EPSILON)
         return float(-np.mean(y_true * np.log(p) + (1 - y_true) * np.log(1 - p)))
 

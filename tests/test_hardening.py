@@ -29,7 +29,8 @@ from hypothesis import strategies as st
 from nn import callbacks, layers, models, optimizers
 from nn.datasets import imdb
 from nn.sequences import Sequences
-from nn.sparse import CSRMatrix, vectorize_sequences
+from nn.preprocessing import vectorize_sequences
+from nn.sparse import CSRMatrix
 from test_imdb import keras_reference
 from test_imdb_files import write_keras_npz
 

@@ -181,11 +181,7 @@ def test_a_custom_activation_subclass_trains_with_its_own_math():
     assert not np.allclose(runs[0], runs[1])  # the halved relu really ran
 
 
-@pytest.mark.parametrize("backend_name", [
-    pytest.param("numpy", marks=pytest.mark.xfail(strict=True, reason=(
-        "known bug: on the NumPy backend Dense._backward (nn/layers.py) does not cast dL/da "
-        "to the layer's dtype, so a float64 dL/da gives a float32 layer float64 gradients"))),
-    "numba"])
+@pytest.mark.parametrize("backend_name", ["numpy", "numba"])
 def test_backward_takes_a_gradient_of_another_dtype_or_layout(backend_name):
     """A custom loss may return float64 (or a transposed view) for a float32 model: the
     gradients are in the layer's dtype, as the formula in float32 gives them."""
@@ -234,10 +230,6 @@ def test_crossentropy_and_accuracy_match_the_numpy_formulas(yp):
     np.testing.assert_array_equal(fused_accuracy, accuracy)
 
 
-@pytest.mark.xfail(numba.config.DISABLE_JIT, strict=True, reason=(
-    "known oddity: run as Python, _bce_sum (nn/kernels/numba/losses.py) adds the terms to 0.0 "
-    "in the arrays' dtype (float32 ones in float32) and returns a NumPy scalar, not a float "
-    "summed in float64 as compiled"))
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_crossentropy_is_a_float_summed_in_float64(dtype):
     """10**5 equal terms: summed one by one in float32 the mean would be ~5e-4 off."""

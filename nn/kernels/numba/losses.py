@@ -14,7 +14,7 @@ from numba import njit
 def _bce_sum(y, p, epsilon):
     one = p.dtype.type(1)
     lo, hi = p.dtype.type(epsilon), one - p.dtype.type(epsilon)
-    total = 0.0
+    total = np.float64(0.0)  # summed in float64 (also when run as Python)
     for k in range(p.size):
         q = min(max(p[k], lo), hi) if p[k] == p[k] else p[k]  # np.clip keeps NaN
         total += y[k] * np.log(q) + (one - y[k]) * np.log(one - q)
