@@ -34,20 +34,27 @@ def _checked(name, source="backend"):
 
 
 _process_choice = _checked(os.environ.get(ENV_VAR) or DEFAULT, f"{ENV_VAR}")
-_block_choice = contextvars.ContextVar("nn_backend", default=None)  # set by `use_backend`
+_process_module = None  # the module of _process_choice, once loaded
+_block_module = contextvars.ContextVar("nn_backend", default=None)  # set by `use_backend`
 _loaded = {}
 
 
 def name():
     """The name of the backend in use here: ``"numba"`` or ``"numpy"``."""
-    return _block_choice.get() or _process_choice
+    module = _block_module.get()
+    return _process_choice if module is None else module.__name__.rsplit(".", 1)[1]
 
 
 def get():
     """The backend module in use here (`nn.kernels.numba` or `nn.kernels.numpy`)."""
-    current = name()
-    module = _loaded.get(current)
-    return module if module is not None else _load(current)
+    # Called several times per layer and batch: a context-variable read in the common case.
+    return _block_module.get() or _process_module or _load_process_choice()
+
+
+def _load_process_choice():
+    global _process_module
+    _process_module = _load(_process_choice)
+    return _process_module
 
 
 def fused_dense(activation, W):
@@ -61,9 +68,9 @@ def fused_dense(activation, W):
 def set_backend(backend):
     """Use ``backend`` ("numba" or "numpy") from now on, in this process (outside any
     `use_backend` block). Loads it at once, so a missing numba is reported here."""
-    global _process_choice
+    global _process_choice, _process_module
     backend = _checked(backend)
-    _load(backend)
+    _process_module = _load(backend)
     _process_choice = backend
 
 
@@ -71,16 +78,17 @@ def set_backend(backend):
 def use_backend(backend):
     """Use ``backend`` inside a ``with`` block (in this thread or task), then go back to the
     one before."""
-    backend = _checked(backend)
-    _load(backend)
-    token = _block_choice.set(backend)
+    token = _block_module.set(_load(_checked(backend)))
     try:
         yield
     finally:
-        _block_choice.reset(token)
+        _block_module.reset(token)
 
 
 def _load(backend):
+    module = _loaded.get(backend)
+    if module is not None:
+        return module
     if backend == "numpy":
         from .kernels import numpy as module
     else:

@@ -42,9 +42,9 @@ def run_python(code, nn_backend=None, timeout=600):
 
 @pytest.fixture
 def restore_backend():
-    before = backend._process_choice
+    before = backend._process_choice, backend._process_module
     yield
-    backend._process_choice = before
+    backend._process_choice, backend._process_module = before
 
 
 def test_an_unknown_name_is_an_error_listing_the_choices(restore_backend):
