@@ -19,7 +19,6 @@ A local HTTP server on 127.0.0.1 stands in for the network; nothing leaves the m
 import functools
 import hashlib
 import http.server
-import json
 import os
 import signal
 import subprocess
@@ -36,27 +35,11 @@ from hypothesis import strategies as st
 
 from nn.datasets import _aclimdb, _files, imdb
 from nn.files import load_npz, save_npz
-from test_imdb_files import (WORD_INDEX, archive_bytes, assert_raw, closed_port, files_in,
-                             load_raw, write_keras_npz)
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = int(os.environ.get("NN_HARDENING_EXAMPLES", "60"))
-ARCHIVE = archive_bytes()
-INDEX = json.dumps(WORD_INDEX).encode()
-
-
-@pytest.fixture(autouse=True)
-def isolated(tmp_path, monkeypatch):
-    """A private cache, an empty Keras home, and download addresses that can only fail."""
-    cache = tmp_path / "cache"
-    monkeypatch.setenv("NN_CACHE_DIR", str(cache))
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
-    monkeypatch.delenv("NN_DATA_DIR", raising=False)
-    port = closed_port()
-    for env in ("NN_IMDB_ARCHIVE", "NN_IMDB_WORD_INDEX"):
-        monkeypatch.setenv(f"{env}_URL", f"http://127.0.0.1:{port}/closed")
-        monkeypatch.delenv(f"{env}_MD5", raising=False)
-    return cache
+# Every test: a private cache, an empty Keras home, and download addresses that can only fail.
+pytestmark = pytest.mark.usefixtures("isolated")
 
 
 class Server:
@@ -64,9 +47,11 @@ class Server:
     data)``. Modes: "full"; "half" (a Content-Length for all of ``data``, half of it sent,
     then the connection closed); "half, no length" (half sent, closed, no Content-Length);
     "stall" (half sent, then nothing until the test ends); "together" (held until
-    ``server.expected`` requests for that path have arrived, then sent in full)."""
+    ``server.expected`` requests for that path have arrived, then sent in full). ``archive``
+    and ``index``: the full files, which `serve` offers unless told otherwise."""
 
-    def __init__(self):
+    def __init__(self, archive, index):
+        self.archive, self.index = archive, index
         self.routes, self.expected, self.overlapped = {}, 2, set()
         self.release = threading.Event()
         self.barriers = {}
@@ -110,13 +95,15 @@ class Server:
                                        daemon=True)
         self.thread.start()
 
-    def serve(self, monkeypatch, archive=("full", ARCHIVE), index=("full", INDEX),
-              archive_md5=None, index_md5=None):
-        """Point the loader at this server; checksums default to those of the full files."""
+    def serve(self, monkeypatch, archive=None, index=None, archive_md5=None, index_md5=None):
+        """Point the loader at this server: ``archive`` and ``index`` are routes, by default
+        ``("full", <the full file>)``; checksums default to those of the full files."""
+        archive = archive or ("full", self.archive)
+        index = index or ("full", self.index)
         for env, name, route, md5 in (("NN_IMDB_ARCHIVE", "aclImdb_v1.tar.gz", archive,
-                                       archive_md5 or hashlib.md5(ARCHIVE).hexdigest()),
+                                       archive_md5 or hashlib.md5(self.archive).hexdigest()),
                                       ("NN_IMDB_WORD_INDEX", "imdb_word_index.json", index,
-                                       index_md5 or hashlib.md5(INDEX).hexdigest())):
+                                       index_md5 or hashlib.md5(self.index).hexdigest())):
             self.routes[f"/{name}"] = route
             monkeypatch.setenv(f"{env}_URL", f"{self.base}/{name}")
             monkeypatch.setenv(f"{env}_MD5", md5)
@@ -129,44 +116,47 @@ class Server:
 
 
 @pytest.fixture
-def server():
-    s = Server()
+def server(fake_archive, fake_word_index_json):
+    s = Server(fake_archive, fake_word_index_json)
     yield s
     s.close()
 
 
-def hidden(folder):
-    """Temporary files (``.name.<random>.part`` / ``.tmp``) left in ``folder``."""
-    return [n for n in files_in(folder) if n.startswith(".")]
+@pytest.fixture(scope="session")
+def hidden(files_in):
+    """``hidden(folder)``: temporary files (``.name.<random>.part`` / ``.tmp``) left in
+    ``folder``."""
+    return lambda folder: [n for n in files_in(folder) if n.startswith(".")]
 
 
 # --- downloads -------------------------------------------------------------------------------
 
-def test_download_cut_off_half_way_then_a_good_download_succeeds(server, monkeypatch, isolated):
-    server.serve(monkeypatch, archive=("half", ARCHIVE))
+def test_download_cut_off_half_way_then_a_good_download_succeeds(
+        server, monkeypatch, isolated, assert_raw, fake_archive, files_in, hidden, load_raw):
+    server.serve(monkeypatch, archive=("half", fake_archive))
     with pytest.raises(FileNotFoundError, match=r"could not download .*aclImdb_v1\.tar\.gz") \
             as info:
         imdb.load_data()
     assert "IncompleteRead" in repr(info.value.__cause__) or \
         "closed after" in str(info.value.__cause__)
     assert files_in(isolated) == []  # no .part file, no final file
-    server.routes["/aclImdb_v1.tar.gz"] = ("full", ARCHIVE)
+    server.routes["/aclImdb_v1.tar.gz"] = ("full", fake_archive)
     assert_raw(load_raw())
-    assert (isolated / "aclImdb_v1.tar.gz").read_bytes() == ARCHIVE and hidden(isolated) == []
+    assert (isolated / "aclImdb_v1.tar.gz").read_bytes() == fake_archive and hidden(isolated) == []
 
 
-def test_download_cut_off_without_a_length_is_caught_by_the_checksum(server, monkeypatch,
-                                                                    isolated):
-    server.serve(monkeypatch, archive=("half, no length", ARCHIVE))
+def test_download_cut_off_without_a_length_is_caught_by_the_checksum(
+        server, monkeypatch, isolated, assert_raw, fake_archive, files_in, load_raw):
+    server.serve(monkeypatch, archive=("half, no length", fake_archive))
     with pytest.raises(ValueError, match="checksum mismatch .*the download was discarded"):
         imdb.load_data()
     assert files_in(isolated) == []
-    server.routes["/aclImdb_v1.tar.gz"] = ("full", ARCHIVE)
+    server.routes["/aclImdb_v1.tar.gz"] = ("full", fake_archive)
     assert_raw(load_raw())
 
 
-def test_a_stalled_server_times_out(server, monkeypatch, isolated):
-    server.serve(monkeypatch, archive=("stall", ARCHIVE))
+def test_a_stalled_server_times_out(server, monkeypatch, isolated, fake_archive, files_in):
+    server.serve(monkeypatch, archive=("stall", fake_archive))
     monkeypatch.setattr(imdb, "download", functools.partial(_files.download, timeout=0.5))
     start = time.monotonic()
     with pytest.raises(FileNotFoundError, match="could not download .*timed out"):
@@ -180,7 +170,8 @@ def run_python(code, **env):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def test_a_download_killed_mid_transfer_is_never_read_back(server, monkeypatch, isolated):
+def test_a_download_killed_mid_transfer_is_never_read_back(
+        server, monkeypatch, isolated, assert_raw, fake_archive, files_in, load_raw):
     big = np.random.default_rng(0).bytes(3 * _files.CHUNK)  # half of it fills one read
     server.serve(monkeypatch, archive=("stall", big), archive_md5=hashlib.md5(big).hexdigest())
     proc = run_python("from nn.datasets import imdb; imdb.load_data()")
@@ -197,17 +188,18 @@ def test_a_download_killed_mid_transfer_is_never_read_back(server, monkeypatch, 
     assert [n for n in files_in(isolated) if not n.endswith(".part")] == []
     server.serve(monkeypatch)
     assert_raw(load_raw())
-    assert (isolated / "aclImdb_v1.tar.gz").read_bytes() == ARCHIVE
+    assert (isolated / "aclImdb_v1.tar.gz").read_bytes() == fake_archive
 
 
-def test_word_index_checksum_mismatch(server, monkeypatch, isolated):
+def test_word_index_checksum_mismatch(server, monkeypatch, isolated, assert_raw,
+                                      fake_word_index_json, files_in, load_raw):
     server.serve(monkeypatch, index_md5="f" * 32)
     with pytest.raises(ValueError, match=r"checksum mismatch for .*imdb_word_index\.json: "
                                          r"expected MD5 f{32}, got"):
         imdb.load_data()
     # The archive was complete and verified, so it stays; nothing was tokenized.
     assert files_in(isolated) == ["aclImdb_v1.tar.gz"]
-    monkeypatch.setenv("NN_IMDB_WORD_INDEX_MD5", hashlib.md5(INDEX).hexdigest())
+    monkeypatch.setenv("NN_IMDB_WORD_INDEX_MD5", hashlib.md5(fake_word_index_json).hexdigest())
     assert_raw(load_raw())
 
 
@@ -215,15 +207,15 @@ def test_word_index_checksum_mismatch(server, monkeypatch, isolated):
     ("NN_IMDB_ARCHIVE_URL", "mirror.example/aclImdb_v1.tar.gz", "is not an http"),
     ("NN_IMDB_ARCHIVE_MD5", "7c2ac02c", "is not an MD5 digest"),
 ])
-def test_bad_overrides_are_named(monkeypatch, isolated, env, value, message):
+def test_bad_overrides_are_named(monkeypatch, isolated, env, value, message, files_in):
     monkeypatch.setenv(env, value)
     with pytest.raises(ValueError, match=f"{env}='{value}' {message}"):
         imdb.load_data()
     assert files_in(isolated) == []
 
 
-def test_truncated_archive_with_a_matching_checksum(server, monkeypatch, isolated):
-    truncated = ARCHIVE[:len(ARCHIVE) * 2 // 3]  # a broken mirror: the checksum matches
+def test_truncated_archive_with_a_matching_checksum(server, monkeypatch, isolated, fake_archive):
+    truncated = fake_archive[:len(fake_archive) * 2 // 3]  # a broken mirror: the checksum matches
     server.serve(monkeypatch, archive=("full", truncated),
                  archive_md5=hashlib.md5(truncated).hexdigest())
     with pytest.raises(ValueError, match="aclImdb_v1.tar.gz is truncated or corrupt .*Delete "
@@ -242,7 +234,8 @@ def test_truncated_archive_with_a_matching_checksum(server, monkeypatch, isolate
     ("imdb.npz", lambda b: b[:len(b) // 2], "not a valid Keras imdb.npz"),
 ])
 def test_damaged_download_in_the_cache_is_an_error_that_says_what_to_do(
-        server, monkeypatch, isolated, name, damage, message):
+        server, monkeypatch, isolated, name, damage, message, assert_raw, load_raw,
+        write_keras_npz):
     if name == "imdb.npz":
         isolated.mkdir()
         write_keras_npz(isolated / name)
@@ -262,38 +255,31 @@ def test_damaged_download_in_the_cache_is_an_error_that_says_what_to_do(
         assert_raw(load_raw())
 
 
-def test_a_source_damaged_after_caching_is_not_served_from_the_cache(data_dir, isolated):
+def test_a_source_damaged_after_caching_is_not_served_from_the_cache(
+        fake_imdb_dir, isolated, assert_raw, load_raw):
     """The cache is keyed by the source's checksum, so a damaged source misses it."""
-    assert_raw(load_raw(path=data_dir))
-    archive = data_dir / "aclImdb_v1.tar.gz"
+    assert_raw(load_raw(path=fake_imdb_dir))
+    archive = fake_imdb_dir / "aclImdb_v1.tar.gz"
     archive.write_bytes(archive.read_bytes()[:-100])
     with pytest.raises(ValueError, match="truncated or corrupt"):
-        load_raw(path=data_dir)
+        load_raw(path=fake_imdb_dir)
 
 
-def test_unwritable_cache_directory_warns_and_still_loads(data_dir, isolated):
+def test_unwritable_cache_directory_warns_and_still_loads(
+        fake_imdb_dir, isolated, assert_raw, load_raw):
     isolated.write_text("a file where the cache folder should be")
     with pytest.warns(UserWarning, match="could not write the cache file"):
-        assert_raw(load_raw(path=data_dir))
-
-
-@pytest.fixture
-def data_dir(tmp_path):
-    folder = tmp_path / "data"
-    folder.mkdir()
-    (folder / "aclImdb_v1.tar.gz").write_bytes(ARCHIVE)
-    (folder / "imdb_word_index.json").write_bytes(INDEX)
-    return folder
+        assert_raw(load_raw(path=fake_imdb_dir))
 
 
 @pytest.fixture(scope="module")
-def good_cache(tmp_path_factory):
+def good_cache(tmp_path_factory, fake_archive, fake_word_index_json, load_raw):
     """A source folder and the bytes of its tokenized cache file."""
     root = tmp_path_factory.mktemp("damage")
     data = root / "data"
     data.mkdir()
-    (data / "aclImdb_v1.tar.gz").write_bytes(ARCHIVE)
-    (data / "imdb_word_index.json").write_bytes(INDEX)
+    (data / "aclImdb_v1.tar.gz").write_bytes(fake_archive)
+    (data / "imdb_word_index.json").write_bytes(fake_word_index_json)
     cache = root / "cache"
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("NN_CACHE_DIR", str(cache))
@@ -305,7 +291,8 @@ def good_cache(tmp_path_factory):
 @settings(max_examples=EXAMPLES, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.data())
-def test_random_damage_to_the_cache_is_rebuilt_never_misread(good_cache, isolated, data):
+def test_random_damage_to_the_cache_is_rebuilt_never_misread(good_cache, isolated, assert_raw,
+                                                            hidden, load_raw, data):
     source, name, good, good_arrays = good_cache
     kind = data.draw(st.sampled_from(["flip", "flip", "truncate", "zero", "append", "empty"]))
     damaged = bytearray(good)
@@ -351,9 +338,11 @@ print(hashlib.sha256(b"".join(v.tobytes() for v in (a.tokens, a.offsets, b, c.to
 """
 
 
-def test_two_processes_download_and_build_the_cache_at_once(server, monkeypatch, isolated,
-                                                             data_dir):
-    server.serve(monkeypatch, archive=("together", ARCHIVE), index=("together", INDEX))
+def test_two_processes_download_and_build_the_cache_at_once(
+        server, monkeypatch, isolated, fake_imdb_dir, assert_raw, fake_archive,
+        fake_word_index_json, files_in, load_raw):
+    server.serve(monkeypatch, archive=("together", fake_archive),
+                 index=("together", fake_word_index_json))
     procs = [run_python(LOAD_AND_PRINT) for _ in range(2)]
     outputs = [proc.communicate(timeout=120) for proc in procs]
     for proc, (out, err) in zip(procs, outputs):
@@ -363,10 +352,10 @@ def test_two_processes_download_and_build_the_cache_at_once(server, monkeypatch,
     (cached,) = isolated.glob("imdb-*.npz")
     assert sorted(files_in(isolated)) == sorted(["aclImdb_v1.tar.gz", "imdb_word_index.json",
                                                  cached.name])
-    assert (isolated / "aclImdb_v1.tar.gz").read_bytes() == ARCHIVE
+    assert (isolated / "aclImdb_v1.tar.gz").read_bytes() == fake_archive
     # The cache is a complete file holding what tokenizing again gives.
-    fresh = imdb._pack(imdb._raw_from_text(data_dir / "aclImdb_v1.tar.gz",
-                                           data_dir / "imdb_word_index.json"))
+    fresh = imdb._pack(imdb._raw_from_text(fake_imdb_dir / "aclImdb_v1.tar.gz",
+                                           fake_imdb_dir / "imdb_word_index.json"))
     arrays = load_npz(cached)
     assert arrays.keys() == fresh.keys()
     for key, value in fresh.items():
@@ -390,7 +379,7 @@ print(i)
 """
 
 
-def test_readers_never_see_a_half_written_cache(tmp_path):
+def test_readers_never_see_a_half_written_cache(tmp_path, files_in):
     path = tmp_path / "cache.npz"
     save_npz(path, {"a": np.full(300_000, 1, np.int64), "b": np.arange(1, 1001)})
     writer = subprocess.Popen([sys.executable, "-c", WRITER, str(path), "1.5"], cwd=ROOT,

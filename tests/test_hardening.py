@@ -31,8 +31,6 @@ from nn.datasets import imdb
 from nn.sequences import Sequences
 from nn.preprocessing import vectorize_sequences
 from nn.sparse import CSRMatrix
-from test_imdb import keras_reference
-from test_imdb_files import write_keras_npz
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = int(os.environ.get("NN_HARDENING_EXAMPLES", "100"))
@@ -592,7 +590,7 @@ def loader_arguments(draw):
 
 
 @pytest.fixture(scope="module")
-def small_npz(tmp_path_factory):
+def small_npz(tmp_path_factory, write_keras_npz):
     return write_keras_npz(tmp_path_factory.mktemp("imdb") / "imdb.npz", RAW)
 
 
@@ -611,7 +609,7 @@ def fits_int32(kwargs):
 @settings(max_examples=EXAMPLES, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(loader_arguments())
-def test_loader_arguments_work_consistently_or_are_named(small_npz, kwargs):
+def test_loader_arguments_work_consistently_or_are_named(small_npz, keras_reference, kwargs):
     bad = [name for name, value in kwargs.items() if not loader_argument_valid(name, value)]
     valid = not bad
     event("valid" if valid else "refused")

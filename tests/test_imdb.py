@@ -145,32 +145,6 @@ def test_object_array_is_what_keras_returns(imdb_10k):
 
 # --- the vectorised post-processing against Keras's algorithm on lists ----------------------
 
-def keras_reference(train, test, num_words=None, skip_top=0, maxlen=None, seed=113,
-                    start_char=1, oov_char=2, index_from=3):
-    """Keras 3's ``imdb.load_data`` after reading the npz, written out on Python lists."""
-    rng = np.random.RandomState(seed)
-    out = []
-    for x, y in (train, test):
-        order = np.arange(len(x))
-        rng.shuffle(order)
-        out.append(([x[i] for i in order], [int(y[i]) for i in order]))
-    head = [start_char] if start_char is not None else []
-    out = [([head + [w + index_from for w in s] for s in x], y) for x, y in out]
-    if maxlen:
-        out = [tuple(map(list, zip(*[(s, l) for s, l in zip(x, y) if len(s) < maxlen])))
-               or ([], []) for x, y in out]
-        if not out[0][0] or not out[1][0]:
-            raise ValueError("maxlen keeps nothing")
-    if not num_words:
-        num_words = max(max(s) for x, _ in out for s in x)
-    if oov_char is not None:
-        cut = [[[w if skip_top <= w < num_words else oov_char for w in s] for s in x]
-               for x, _ in out]
-    else:
-        cut = [[[w for w in s if skip_top <= w < num_words] for s in x] for x, _ in out]
-    return [(x, y) for x, (_, y) in zip(cut, out)]
-
-
 reviews = st.lists(st.lists(st.integers(1, 40), min_size=1, max_size=12), min_size=1,
                    max_size=15)
 
@@ -182,17 +156,18 @@ reviews = st.lists(st.lists(st.integers(1, 40), min_size=1, max_size=12), min_si
        seed=st.integers(0, 2**31 - 1), start_char=st.one_of(st.none(), st.integers(0, 4)),
        oov_char=st.one_of(st.none(), st.integers(0, 4)), index_from=st.integers(0, 4),
        block=st.sampled_from([1, 2, 5, 16, imdb._BLOCK]))
-def test_postprocess_matches_keras_on_lists(train, test, data, num_words, skip_top, maxlen,
-                                            seed, start_char, oov_char, index_from, block):
+def test_postprocess_matches_keras_on_lists(keras_reference, train, test, data, num_words,
+                                            skip_top, maxlen, seed, start_char, oov_char,
+                                            index_from, block):
     """Also with blocks of a few tokens, so that rows straddle the blocks of the gathers."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(imdb, "_BLOCK", block)
-        check_postprocess(train, test, data, num_words=num_words, skip_top=skip_top,
-                          maxlen=maxlen, seed=seed, start_char=start_char, oov_char=oov_char,
-                          index_from=index_from)
+        check_postprocess(keras_reference, train, test, data, num_words=num_words,
+                          skip_top=skip_top, maxlen=maxlen, seed=seed, start_char=start_char,
+                          oov_char=oov_char, index_from=index_from)
 
 
-def check_postprocess(train, test, data, **kwargs):
+def check_postprocess(keras_reference, train, test, data, **kwargs):
     labels = [data.draw(st.lists(st.integers(0, 1), min_size=len(x), max_size=len(x)))
               for x in (train, test)]
     splits = [(Sequences.from_lists(x), np.array(y, dtype=np.uint8))
@@ -209,7 +184,7 @@ def check_postprocess(train, test, data, **kwargs):
         assert y.tolist() == y_ref and y.dtype == np.int64
 
 
-def test_postprocess_of_empty_reviews_in_one_token_blocks(monkeypatch):
+def test_postprocess_of_empty_reviews_in_one_token_blocks(monkeypatch, keras_reference):
     monkeypatch.setattr(imdb, "_BLOCK", 1)
     train, test = [[], [3], [], [1, 2], []], [[], []]
     splits = [(Sequences.from_lists(x), np.zeros(len(x), dtype=np.uint8)) for x in (train, test)]

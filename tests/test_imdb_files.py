@@ -13,8 +13,6 @@ import io
 import json
 import os
 import pickle
-import socket
-import tarfile
 import threading
 
 import numpy as np
@@ -25,109 +23,8 @@ from hypothesis import strategies as st
 from nn.datasets import _aclimdb, _files, _npz, imdb
 from nn.files import atomic_write
 
-WORD_INDEX = {"the": 1, "film": 2, "was": 3, "good": 4, "bad": 5, "it's": 6, "Ángela": 7,
-              "so\x85": 8, "br": 9}
-REVIEWS = {  # (split, label, file name): text
-    ("train", "pos", "0_9.txt"): "The film was GOOD.",
-    ("train", "pos", "10_8.txt"): "Good, good<br />film!",
-    ("train", "pos", "2_7.txt"): "Ángela film: so\x85 good",
-    ("train", "neg", "0_1.txt"): "Bad film.  It's bad",
-    ("train", "neg", "1_2.txt"): "the the bad",
-    ("test", "pos", "0_10.txt"): "good",
-    ("test", "neg", "0_3.txt"): "bad film",
-    ("test", "neg", "1_4.txt"): "unknownword bad",
-}
-# Word ranks in raw order: pos sorted by name as strings ("10_8" < "2_7"), then neg.
-RAW = {"train": ([[1, 2, 3, 4], [4, 4, 9, 2], [7, 2, 8, 4], [5, 2, 6, 5], [1, 1, 5]],
-                 [1, 1, 1, 0, 0]),
-       "test": ([[4], [5, 2], [5]], [1, 0, 0])}
-
-
-def keras_orders(seed=113):
-    rng = np.random.RandomState(seed)
-    orders = []
-    for split in ("train", "test"):
-        order = np.arange(len(RAW[split][0]))
-        rng.shuffle(order)
-        orders.append(order)
-    return orders
-
-
-def assert_raw(result, raw=RAW, seed=113):
-    """``result`` is load_data(start_char=None, index_from=0) of the data in ``raw``."""
-    for (x, y), split, order in zip(result, ("train", "test"), keras_orders(seed)):
-        assert x.to_list() == [raw[split][0][i] for i in order]
-        assert y.tolist() == [raw[split][1][i] for i in order]
-
-
-def load_raw(**kwargs):
-    """Plain word ranks (a large num_words avoids the quirk that cuts the largest index)."""
-    return imdb.load_data(start_char=None, index_from=0, num_words=10**6, **kwargs)
-
-
-def archive_bytes(reviews=REVIEWS, top="aclImdb"):
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        members = {f"{top}/README": b"readme", f"{top}/train/unsup/0_0.txt": b"good good"}
-        members.update({f"{top}/{split}/{label}/{name}":
-                        text.encode() if isinstance(text, str) else text
-                        for (split, label, name), text in reviews.items()})
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
-
-
-def write_folder(root, reviews=REVIEWS):
-    for (split, label, name), text in reviews.items():
-        path = root / "aclImdb" / split / label / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    return root / "aclImdb"
-
-
-def write_keras_npz(path, raw=RAW, x_type=list):
-    arrays = {}
-    for split, (x, y) in raw.items():
-        objects = np.empty(len(x), dtype=object)
-        for i, seq in enumerate(x):
-            objects[i] = x_type(seq)
-        arrays[f"x_{split}"], arrays[f"y_{split}"] = objects, np.array(y, dtype=np.int64)
-    np.savez(path, **arrays)
-    return path
-
-
-def closed_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(autouse=True)
-def isolated(tmp_path, monkeypatch):
-    """A private cache, an empty Keras home, and downloads that can only fail."""
-    cache = tmp_path / "cache"
-    monkeypatch.setenv("NN_CACHE_DIR", str(cache))
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
-    monkeypatch.delenv("NN_DATA_DIR", raising=False)
-    port = closed_port()
-    monkeypatch.setenv("NN_IMDB_ARCHIVE_URL", f"http://127.0.0.1:{port}/aclImdb_v1.tar.gz")
-    monkeypatch.setenv("NN_IMDB_WORD_INDEX_URL", f"http://127.0.0.1:{port}/imdb_word_index.json")
-    return cache
-
-
-@pytest.fixture
-def data_dir(tmp_path):
-    folder = tmp_path / "data"
-    folder.mkdir()
-    (folder / "aclImdb_v1.tar.gz").write_bytes(archive_bytes())
-    (folder / "imdb_word_index.json").write_text(json.dumps(WORD_INDEX))
-    return folder
-
-
-def files_in(folder):
-    return sorted(p.name for p in folder.rglob("*")) if folder.exists() else []
+# Every test: a private cache, an empty Keras home, and downloads that can only fail.
+pytestmark = pytest.mark.usefixtures("isolated")
 
 
 # --- tokenizing ------------------------------------------------------------------------------
@@ -152,26 +49,27 @@ def test_bytes_tokenizer_matches_str_reference(texts):
 
 # --- sources ---------------------------------------------------------------------------------
 
-def test_archive_by_file_and_by_folder(data_dir):
-    assert_raw(load_raw(path=data_dir / "aclImdb_v1.tar.gz"))
-    assert_raw(load_raw(path=data_dir))
+def test_archive_by_file_and_by_folder(fake_imdb_dir, assert_raw, load_raw):
+    assert_raw(load_raw(path=fake_imdb_dir / "aclImdb_v1.tar.gz"))
+    assert_raw(load_raw(path=fake_imdb_dir))
 
 
-def test_extracted_folder(tmp_path):
+def test_extracted_folder(tmp_path, assert_raw, fake_word_index, load_raw, write_folder):
     root = tmp_path / "extracted"
     aclimdb = write_folder(root)
-    (root / "imdb_word_index.json").write_text(json.dumps(WORD_INDEX))
+    (root / "imdb_word_index.json").write_text(json.dumps(fake_word_index))
     assert_raw(load_raw(path=root))
     assert_raw(load_raw(path=aclimdb))
 
 
-def test_nn_data_dir(data_dir, monkeypatch):
-    monkeypatch.setenv("NN_DATA_DIR", str(data_dir))
+def test_nn_data_dir(fake_imdb_dir, monkeypatch, assert_raw, fake_word_index, load_raw):
+    monkeypatch.setenv("NN_DATA_DIR", str(fake_imdb_dir))
     assert_raw(load_raw())
-    assert imdb.get_word_index() == WORD_INDEX
+    assert imdb.get_word_index() == fake_word_index
 
 
-def test_cache_directory_and_keras_cache_are_searched(data_dir, isolated, tmp_path):
+def test_cache_directory_and_keras_cache_are_searched(
+        fake_imdb_dir, isolated, tmp_path, assert_raw, load_raw, write_keras_npz):
     keras_dir = tmp_path / "keras" / "datasets"
     keras_dir.mkdir(parents=True)
     write_keras_npz(keras_dir / "imdb.npz")
@@ -182,25 +80,26 @@ def test_cache_directory_and_keras_cache_are_searched(data_dir, isolated, tmp_pa
     assert_raw(load_raw(), raw=other)
 
 
-def test_npz_is_preferred_in_a_folder(data_dir):
+def test_npz_is_preferred_in_a_folder(fake_imdb_dir, assert_raw, load_raw, write_keras_npz):
     other = {"train": ([[9, 9]] * 5, [1] * 5), "test": ([[8]] * 3, [0] * 3)}
-    write_keras_npz(data_dir / "imdb.npz", other)
-    assert_raw(load_raw(path=data_dir), raw=other)
+    write_keras_npz(fake_imdb_dir / "imdb.npz", other)
+    assert_raw(load_raw(path=fake_imdb_dir), raw=other)
 
 
-def test_word_index_is_found_beyond_the_archive_folder(data_dir, isolated):
+def test_word_index_is_found_beyond_the_archive_folder(
+        fake_imdb_dir, isolated, assert_raw, load_raw):
     isolated.mkdir()
-    (data_dir / "imdb_word_index.json").rename(isolated / "imdb_word_index.json")
-    assert_raw(load_raw(path=data_dir / "aclImdb_v1.tar.gz"))
+    (fake_imdb_dir / "imdb_word_index.json").rename(isolated / "imdb_word_index.json")
+    assert_raw(load_raw(path=fake_imdb_dir / "aclImdb_v1.tar.gz"))
 
 
-def test_get_word_index_paths(data_dir):
-    assert imdb.get_word_index(path=data_dir) == WORD_INDEX
-    assert imdb.get_word_index(path=data_dir / "imdb_word_index.json") == WORD_INDEX
+def test_get_word_index_paths(fake_imdb_dir, fake_word_index):
+    assert imdb.get_word_index(path=fake_imdb_dir) == fake_word_index
+    assert imdb.get_word_index(path=fake_imdb_dir / "imdb_word_index.json") == fake_word_index
 
 
-def test_explicit_path_is_never_replaced(tmp_path, data_dir, monkeypatch):
-    monkeypatch.setenv("NN_DATA_DIR", str(data_dir))
+def test_explicit_path_is_never_replaced(tmp_path, fake_imdb_dir, monkeypatch):
+    monkeypatch.setenv("NN_DATA_DIR", str(fake_imdb_dir))
     with pytest.raises(FileNotFoundError, match="no IMDB data at .*nowhere"):
         imdb.load_data(path=tmp_path / "nowhere")
     (tmp_path / "empty").mkdir()
@@ -208,7 +107,7 @@ def test_explicit_path_is_never_replaced(tmp_path, data_dir, monkeypatch):
         imdb.load_data(path=tmp_path / "empty")
 
 
-def test_offline_error_says_where_and_how(isolated, tmp_path):
+def test_offline_error_says_where_and_how(isolated, tmp_path, files_in):
     with pytest.raises(FileNotFoundError) as info:
         imdb.load_data()
     message = str(info.value)
@@ -222,8 +121,9 @@ def test_offline_error_says_where_and_how(isolated, tmp_path):
 
 # --- the tokenized cache ---------------------------------------------------------------------
 
-def test_cache_is_written_once_and_reused(data_dir, isolated, monkeypatch):
-    assert_raw(load_raw(path=data_dir))
+def test_cache_is_written_once_and_reused(fake_imdb_dir, isolated, monkeypatch, assert_raw,
+                                          files_in, load_raw):
+    assert_raw(load_raw(path=fake_imdb_dir))
     (cached,) = isolated.glob("imdb-*.npz")
     with np.load(cached, allow_pickle=False) as arrays:
         assert arrays["train_tokens"].dtype == np.int32
@@ -231,34 +131,34 @@ def test_cache_is_written_once_and_reused(data_dir, isolated, monkeypatch):
         assert arrays["train_labels"].dtype == np.uint8
     monkeypatch.setattr(_aclimdb, "read_reviews",
                         lambda path, transform=None: pytest.fail("not cached"))
-    assert_raw(load_raw(path=data_dir))
+    assert_raw(load_raw(path=fake_imdb_dir))
     assert files_in(isolated) == [cached.name]
 
 
-def test_cache_is_keyed_by_content(data_dir, isolated):
-    load_raw(path=data_dir)
-    changed = dict(REVIEWS)
+def test_cache_is_keyed_by_content(fake_imdb_dir, isolated, archive_bytes, fake_reviews, load_raw):
+    load_raw(path=fake_imdb_dir)
+    changed = dict(fake_reviews)
     changed["test", "pos", "0_10.txt"] = "bad bad"
-    (data_dir / "aclImdb_v1.tar.gz").write_bytes(archive_bytes(changed))
-    (_, _), (x_test, _) = load_raw(path=data_dir)
+    (fake_imdb_dir / "aclImdb_v1.tar.gz").write_bytes(archive_bytes(changed))
+    (_, _), (x_test, _) = load_raw(path=fake_imdb_dir)
     assert sorted(x_test.to_list()) == [[5], [5, 2], [5, 5]]
     assert len(list(isolated.glob("imdb-*.npz"))) == 2
 
 
-def test_damaged_cache_is_rebuilt(data_dir, isolated):
-    load_raw(path=data_dir)
+def test_damaged_cache_is_rebuilt(fake_imdb_dir, isolated, assert_raw, load_raw):
+    load_raw(path=fake_imdb_dir)
     (cached,) = isolated.glob("imdb-*.npz")
     cached.write_bytes(cached.read_bytes()[:100])
     with pytest.warns(UserWarning, match="damaged cache file"):
-        assert_raw(load_raw(path=data_dir))
-    assert_raw(load_raw(path=data_dir))  # rewritten, valid again
+        assert_raw(load_raw(path=fake_imdb_dir))
+    assert_raw(load_raw(path=fake_imdb_dir))  # rewritten, valid again
 
 
 # --- bad input -------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("damage", ["half", "no_trailer", "flipped", "not_gzip"])
-def test_truncated_or_corrupt_archive(data_dir, isolated, damage):
-    archive = data_dir / "aclImdb_v1.tar.gz"
+def test_truncated_or_corrupt_archive(fake_imdb_dir, isolated, damage, files_in):
+    archive = fake_imdb_dir / "aclImdb_v1.tar.gz"
     data = bytearray(archive.read_bytes())
     if damage == "half":
         data = data[:len(data) // 2]
@@ -275,31 +175,31 @@ def test_truncated_or_corrupt_archive(data_dir, isolated, damage):
     assert files_in(isolated) == []
 
 
-def test_wrong_layout(data_dir, isolated):
-    archive = data_dir / "aclImdb_v1.tar.gz"
+def test_wrong_layout(fake_imdb_dir, isolated, archive_bytes, fake_reviews, files_in):
+    archive = fake_imdb_dir / "aclImdb_v1.tar.gz"
     archive.write_bytes(archive_bytes(top="reviews"))
     with pytest.raises(ValueError, match=r"does not have the aclImdb layout.*aclImdb/train/pos"):
         imdb.load_data(path=archive)
-    no_test_neg = {k: v for k, v in REVIEWS.items() if k[:2] != ("test", "neg")}
+    no_test_neg = {k: v for k, v in fake_reviews.items() if k[:2] != ("test", "neg")}
     archive.write_bytes(archive_bytes(no_test_neg))
     with pytest.raises(ValueError, match="no reviews in aclImdb/test/neg/"):
         imdb.load_data(path=archive)
     assert files_in(isolated) == []
 
 
-def test_review_that_is_not_utf8(data_dir):
-    reviews = dict(REVIEWS)
+def test_review_that_is_not_utf8(fake_imdb_dir, archive_bytes, fake_reviews):
+    reviews = dict(fake_reviews)
     reviews["train", "neg", "1_2.txt"] = "caf\xe9".encode("latin-1")
-    (data_dir / "aclImdb_v1.tar.gz").write_bytes(archive_bytes(reviews))
+    (fake_imdb_dir / "aclImdb_v1.tar.gz").write_bytes(archive_bytes(reviews))
     with pytest.raises(ValueError, match="aclImdb/train/neg/1_2.txt .* is not UTF-8"):
-        imdb.load_data(path=data_dir)
+        imdb.load_data(path=fake_imdb_dir)
 
 
-def test_bad_word_index(data_dir):
-    index = data_dir / "imdb_word_index.json"
+def test_bad_word_index(fake_imdb_dir):
+    index = fake_imdb_dir / "imdb_word_index.json"
     index.write_text('{"the": 1, "film": ')
     with pytest.raises(ValueError, match="imdb_word_index.json is not a valid"):
-        imdb.load_data(path=data_dir)
+        imdb.load_data(path=fake_imdb_dir)
     index.write_text('{"the": "1"}')
     with pytest.raises(ValueError, match="positive int ranks"):
         imdb.get_word_index(path=index)
@@ -314,12 +214,12 @@ def test_unknown_file_type(tmp_path):
 
 # --- Keras's imdb.npz and the restricted unpickler -------------------------------------------
 
-def test_keras_npz_loads(tmp_path):
+def test_keras_npz_loads(tmp_path, assert_raw, fake_raw, keras_orders, load_raw, write_keras_npz):
     path = write_keras_npz(tmp_path / "imdb.npz")
     assert_raw(load_raw(path=path))
     (x_train, y_train), _ = imdb.load_data(path=path, num_words=100)
     order = keras_orders()[0]
-    assert x_train[0] == [1] + [w + 3 for w in RAW["train"][0][order[0]]]
+    assert x_train[0] == [1] + [w + 3 for w in fake_raw["train"][0][order[0]]]
     assert y_train.dtype == np.int64
 
 
@@ -334,7 +234,8 @@ class Gadget:
 
 
 @pytest.mark.parametrize("content", ["strings", "floats", "bools", "tuples", "gadget"])
-def test_npz_with_anything_but_int_lists_is_refused(tmp_path, isolated, content):
+def test_npz_with_anything_but_int_lists_is_refused(
+        tmp_path, isolated, content, files_in, write_keras_npz):
     marker = tmp_path / "pwned"
     x_type = {"strings": lambda s: [str(w) for w in s], "floats": lambda s: [float(w) for w in s],
               "bools": lambda s: [True for _ in s], "tuples": tuple,
@@ -346,8 +247,8 @@ def test_npz_with_anything_but_int_lists_is_refused(tmp_path, isolated, content)
     assert files_in(isolated) == []
 
 
-def test_npz_with_bad_labels_or_missing_arrays(tmp_path):
-    raw = {"train": (RAW["train"][0], [0, 1, 2, 0, 1]), "test": RAW["test"]}
+def test_npz_with_bad_labels_or_missing_arrays(tmp_path, fake_raw, write_keras_npz):
+    raw = {"train": (fake_raw["train"][0], [0, 1, 2, 0, 1]), "test": fake_raw["test"]}
     with pytest.raises(ValueError, match="y_train .* must hold 5 labels of 0 or 1"):
         imdb.load_data(path=write_keras_npz(tmp_path / "imdb.npz", raw))
     np.savez(tmp_path / "other.npz", x_train=np.arange(3))
@@ -405,8 +306,9 @@ def serve(server, monkeypatch, archive=None, word_index=None):
             monkeypatch.setenv(f"{env}_MD5", hashlib.md5(data).hexdigest())
 
 
-def test_download_both_files(server, monkeypatch, isolated, capsys):
-    serve(server, monkeypatch, archive_bytes(), json.dumps(WORD_INDEX).encode())
+def test_download_both_files(server, monkeypatch, isolated, capsys, archive_bytes, assert_raw,
+                             fake_word_index, files_in, load_raw):
+    serve(server, monkeypatch, archive_bytes(), json.dumps(fake_word_index).encode())
     assert_raw(load_raw())
     names = files_in(isolated)
     assert "aclImdb_v1.tar.gz" in names and "imdb_word_index.json" in names
@@ -417,14 +319,16 @@ def test_download_both_files(server, monkeypatch, isolated, capsys):
     assert_raw(load_raw())  # now found in the cache directory
 
 
-def test_download_word_index_only(server, monkeypatch, isolated, data_dir):
-    (data_dir / "imdb_word_index.json").unlink()
-    serve(server, monkeypatch, word_index=json.dumps(WORD_INDEX).encode())
-    assert_raw(load_raw(path=data_dir))
+def test_download_word_index_only(server, monkeypatch, isolated, fake_imdb_dir, assert_raw,
+                                  fake_word_index, load_raw):
+    (fake_imdb_dir / "imdb_word_index.json").unlink()
+    serve(server, monkeypatch, word_index=json.dumps(fake_word_index).encode())
+    assert_raw(load_raw(path=fake_imdb_dir))
     assert (isolated / "imdb_word_index.json").is_file()
 
 
-def test_download_with_wrong_checksum_leaves_nothing(server, monkeypatch, isolated):
+def test_download_with_wrong_checksum_leaves_nothing(
+        server, monkeypatch, isolated, archive_bytes, files_in):
     serve(server, monkeypatch, archive_bytes())
     monkeypatch.setenv("NN_IMDB_ARCHIVE_MD5", "0" * 32)
     with pytest.raises(ValueError, match="checksum mismatch .* expected MD5 0000"):
@@ -432,7 +336,7 @@ def test_download_with_wrong_checksum_leaves_nothing(server, monkeypatch, isolat
     assert files_in(isolated) == []
 
 
-def test_download_of_missing_file_leaves_nothing(server, monkeypatch, isolated):
+def test_download_of_missing_file_leaves_nothing(server, monkeypatch, isolated, files_in):
     root, base = server
     monkeypatch.setenv("NN_IMDB_ARCHIVE_URL", f"{base}/missing.tar.gz")
     with pytest.raises(FileNotFoundError, match="404"):
@@ -440,7 +344,7 @@ def test_download_of_missing_file_leaves_nothing(server, monkeypatch, isolated):
     assert files_in(isolated) == []
 
 
-def test_download_cut_short_leaves_nothing(server, monkeypatch, isolated):
+def test_download_cut_short_leaves_nothing(server, monkeypatch, isolated, files_in):
     root, base = server
     monkeypatch.setenv("NN_IMDB_ARCHIVE_URL", f"{base}/cut-short")
     with pytest.raises(FileNotFoundError, match="could not download .*cut-short"):
@@ -450,7 +354,7 @@ def test_download_cut_short_leaves_nothing(server, monkeypatch, isolated):
 
 # --- file helpers ----------------------------------------------------------------------------
 
-def test_atomic_write(tmp_path):
+def test_atomic_write(tmp_path, files_in):
     target = tmp_path / "sub" / "file.bin"
     with atomic_write(target) as f:
         f.write(b"one")
