@@ -7,7 +7,7 @@ truncated archive served with a matching checksum, corrupt files in the cache di
 processes downloading and building the cache at once, readers racing a writer of the cache, a
 cache directory that cannot be written, and random damage to the tokenized cache.
 
-Already covered in test_imdb_files.py and not repeated: truncated or corrupt archives passed by
+Already covered in tests/datasets/ and not repeated: truncated or corrupt archives passed by
 path (test_truncated_or_corrupt_archive), a wrong archive checksum
 (test_download_with_wrong_checksum_leaves_nothing), a connection closed early with no recovery
 (test_download_cut_short_leaves_nothing), a 404, and a cache file truncated to 100 bytes
@@ -36,7 +36,7 @@ from hypothesis import strategies as st
 from nn.datasets import _aclimdb, _files, imdb
 from nn.files import load_npz, save_npz
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = int(os.environ.get("NN_HARDENING_EXAMPLES", "60"))
 # Every test: a private cache, an empty Keras home, and download addresses that can only fail.
 pytestmark = pytest.mark.usefixtures("isolated")

@@ -32,7 +32,7 @@ from nn.sequences import Sequences
 from nn.preprocessing import vectorize_sequences
 from nn.sparse import CSRMatrix
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = int(os.environ.get("NN_HARDENING_EXAMPLES", "100"))
 NOJIT = os.environ.get("NUMBA_DISABLE_JIT") == "1"
 fuzz = settings(max_examples=EXAMPLES, deadline=None,
@@ -558,7 +558,7 @@ def test_sparse_properties_hold_with_the_kernels_as_python():
     env = dict(os.environ, NUMBA_DISABLE_JIT="1", NN_HARDENING_EXAMPLES="40")
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
-         str(ROOT / "tests" / "test_hardening.py"), "-k", "csr_matrix or vectorize"],
+         str(Path(__file__).resolve()), "-k", "csr_matrix or vectorize"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-4000:]

@@ -15,7 +15,7 @@ import pytest
 
 from nn.preprocessing import vectorize_sequences
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "examples" / "backprop.py"
 DOC = ROOT / "docs" / "backprop.md"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
