@@ -1,50 +1,22 @@
-"""`nn.datasets.imdb` on small synthetic sources: where files are found, the cache, downloads
-from a local HTTP server, the restricted unpickler, and the errors for bad input.
+"""`nn.datasets.imdb` on the fake IMDB (tests/conftest.py): where the sources are found, the
+tokenized cache, and the errors for a bad word index or file. Tokenizing and archive errors,
+Keras's npz and downloads are tested beside their modules: test_aclimdb.py, test_npz.py and
+test_dataset_files.py.
 
 Every test runs with a private cache directory, an empty Keras home and download addresses that
 point at a closed port on 127.0.0.1, so nothing here can touch the real network or the user's
 files.
 """
 
-import functools
-import hashlib
-import http.server
-import io
 import json
-import os
-import pickle
-import threading
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
-from nn.datasets import _aclimdb, _files, _npz, imdb
-from nn.files import atomic_write
+from nn.datasets import _aclimdb, imdb
 
 # Every test: a private cache, an empty Keras home, and downloads that can only fail.
 pytestmark = pytest.mark.usefixtures("isolated")
-
-
-# --- tokenizing ------------------------------------------------------------------------------
-
-def test_text_to_word_sequence_is_keras_on_bytes():
-    assert _aclimdb.text_to_word_sequence("Hello, World!<br />It's\tÁNGELA\x85 x\xa0y") == [
-        "hello", "world", "br", "it's", "Ángela\x85", "x\xa0y"]
-
-
-TEXT_CHARS = list("aAbBÁáé ,.!'<>/\t\n\r\x0b\x0c\x1c\x85\xa0")  # \r\v\f stay in words
-
-
-@settings(max_examples=100, deadline=None)
-@given(st.lists(st.text(alphabet=st.sampled_from(TEXT_CHARS), max_size=40), max_size=6))
-def test_bytes_tokenizer_matches_str_reference(texts):
-    words = sorted({w for t in texts for w in _aclimdb.text_to_word_sequence(t)})
-    index = {w: rank for rank, w in enumerate(words, start=1) if rank % 3}  # some unknown
-    expected = [[index[w] for w in _aclimdb.text_to_word_sequence(t) if w in index]
-                for t in texts]
-    assert _aclimdb.tokenize([t.encode() for t in texts], index).to_list() == expected
 
 
 # --- sources ---------------------------------------------------------------------------------
@@ -156,45 +128,6 @@ def test_damaged_cache_is_rebuilt(fake_imdb_dir, isolated, assert_raw, load_raw)
 
 # --- bad input -------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("damage", ["half", "no_trailer", "flipped", "not_gzip"])
-def test_truncated_or_corrupt_archive(fake_imdb_dir, isolated, damage, files_in):
-    archive = fake_imdb_dir / "aclImdb_v1.tar.gz"
-    data = bytearray(archive.read_bytes())
-    if damage == "half":
-        data = data[:len(data) // 2]
-    elif damage == "no_trailer":
-        data = data[:-4]
-    elif damage == "flipped":
-        data[len(data) // 2] ^= 0xFF
-    else:
-        data = b"this is not an archive"
-    archive.write_bytes(bytes(data))
-    with pytest.raises(ValueError, match="truncated or corrupt") as info:
-        imdb.load_data(path=archive)
-    assert str(archive) in str(info.value) and "download it again" in str(info.value)
-    assert files_in(isolated) == []
-
-
-def test_wrong_layout(fake_imdb_dir, isolated, archive_bytes, fake_reviews, files_in):
-    archive = fake_imdb_dir / "aclImdb_v1.tar.gz"
-    archive.write_bytes(archive_bytes(top="reviews"))
-    with pytest.raises(ValueError, match=r"does not have the aclImdb layout.*aclImdb/train/pos"):
-        imdb.load_data(path=archive)
-    no_test_neg = {k: v for k, v in fake_reviews.items() if k[:2] != ("test", "neg")}
-    archive.write_bytes(archive_bytes(no_test_neg))
-    with pytest.raises(ValueError, match="no reviews in aclImdb/test/neg/"):
-        imdb.load_data(path=archive)
-    assert files_in(isolated) == []
-
-
-def test_review_that_is_not_utf8(fake_imdb_dir, archive_bytes, fake_reviews):
-    reviews = dict(fake_reviews)
-    reviews["train", "neg", "1_2.txt"] = "caf\xe9".encode("latin-1")
-    (fake_imdb_dir / "aclImdb_v1.tar.gz").write_bytes(archive_bytes(reviews))
-    with pytest.raises(ValueError, match="aclImdb/train/neg/1_2.txt .* is not UTF-8"):
-        imdb.load_data(path=fake_imdb_dir)
-
-
 def test_bad_word_index(fake_imdb_dir):
     index = fake_imdb_dir / "imdb_word_index.json"
     index.write_text('{"the": 1, "film": ')
@@ -210,165 +143,3 @@ def test_unknown_file_type(tmp_path):
     path.write_text("text,label\n")
     with pytest.raises(ValueError, match="cannot read .*reviews.csv"):
         imdb.load_data(path=path)
-
-
-# --- Keras's imdb.npz and the restricted unpickler -------------------------------------------
-
-def test_keras_npz_loads(tmp_path, assert_raw, fake_raw, keras_orders, load_raw, write_keras_npz):
-    path = write_keras_npz(tmp_path / "imdb.npz")
-    assert_raw(load_raw(path=path))
-    (x_train, y_train), _ = imdb.load_data(path=path, num_words=100)
-    order = keras_orders()[0]
-    assert x_train[0] == [1] + [w + 3 for w in fake_raw["train"][0][order[0]]]
-    assert y_train.dtype == np.int64
-
-
-class Gadget:
-    """Pickles as a call to os.mkdir: what a tampered npz would smuggle in."""
-
-    def __init__(self, marker):
-        self.marker = marker
-
-    def __reduce__(self):
-        return os.mkdir, (str(self.marker),)
-
-
-@pytest.mark.parametrize("content", ["strings", "floats", "bools", "tuples", "gadget"])
-def test_npz_with_anything_but_int_lists_is_refused(
-        tmp_path, isolated, content, files_in, write_keras_npz):
-    marker = tmp_path / "pwned"
-    x_type = {"strings": lambda s: [str(w) for w in s], "floats": lambda s: [float(w) for w in s],
-              "bools": lambda s: [True for _ in s], "tuples": tuple,
-              "gadget": lambda s: [Gadget(marker)]}[content]
-    path = write_keras_npz(tmp_path / "imdb.npz", x_type=x_type)
-    with pytest.raises(ValueError, match=r"imdb\.npz"):
-        imdb.load_data(path=path)
-    assert not marker.exists()
-    assert files_in(isolated) == []
-
-
-def test_npz_with_bad_labels_or_missing_arrays(tmp_path, fake_raw, write_keras_npz):
-    raw = {"train": (fake_raw["train"][0], [0, 1, 2, 0, 1]), "test": fake_raw["test"]}
-    with pytest.raises(ValueError, match="y_train .* must hold 5 labels of 0 or 1"):
-        imdb.load_data(path=write_keras_npz(tmp_path / "imdb.npz", raw))
-    np.savez(tmp_path / "other.npz", x_train=np.arange(3))
-    with pytest.raises(ValueError, match="lacks"):
-        imdb.load_data(path=tmp_path / "other.npz")
-
-
-def test_restricted_unpickler_allows_arrays_only():
-    def load(obj):
-        return _npz.ArrayOnlyUnpickler(io.BytesIO(pickle.dumps(obj))).load()
-
-    assert load(np.arange(3)).tolist() == [0, 1, 2]
-    with pytest.raises(pickle.UnpicklingError, match=r"refusing to unpickle global .*system"):
-        load(os.system)
-
-
-# --- downloads from a local server -----------------------------------------------------------
-
-@pytest.fixture
-def server(tmp_path):
-    """An HTTP server on 127.0.0.1 serving ``tmp_path/www``; yields (folder, base URL)."""
-    root = tmp_path / "www"
-    root.mkdir()
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-        def do_GET(self):
-            if self.path != "/cut-short":
-                return super().do_GET()
-            self.send_response(200)
-            self.send_header("Content-Length", "100000")
-            self.end_headers()
-            self.wfile.write(b"only the start")
-            self.close_connection = True
-
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
-                                            functools.partial(Quiet, directory=str(root)))
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield root, f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join()
-
-
-def serve(server, monkeypatch, archive=None, word_index=None):
-    root, base = server
-    for env, name, data in (("NN_IMDB_ARCHIVE", "aclImdb_v1.tar.gz", archive),
-                            ("NN_IMDB_WORD_INDEX", "imdb_word_index.json", word_index)):
-        if data is not None:
-            (root / name).write_bytes(data)
-            monkeypatch.setenv(f"{env}_URL", f"{base}/{name}")
-            monkeypatch.setenv(f"{env}_MD5", hashlib.md5(data).hexdigest())
-
-
-def test_download_both_files(server, monkeypatch, isolated, capsys, archive_bytes, assert_raw,
-                             fake_word_index, files_in, load_raw):
-    serve(server, monkeypatch, archive_bytes(), json.dumps(fake_word_index).encode())
-    assert_raw(load_raw())
-    names = files_in(isolated)
-    assert "aclImdb_v1.tar.gz" in names and "imdb_word_index.json" in names
-    assert not [n for n in names if n.endswith((".part", ".tmp"))]
-    err = capsys.readouterr().err
-    assert "Downloading aclImdb_v1.tar.gz" in err and "100%" in err
-    monkeypatch.setenv("NN_IMDB_ARCHIVE_URL", "http://127.0.0.1:1/gone")
-    assert_raw(load_raw())  # now found in the cache directory
-
-
-def test_download_word_index_only(server, monkeypatch, isolated, fake_imdb_dir, assert_raw,
-                                  fake_word_index, load_raw):
-    (fake_imdb_dir / "imdb_word_index.json").unlink()
-    serve(server, monkeypatch, word_index=json.dumps(fake_word_index).encode())
-    assert_raw(load_raw(path=fake_imdb_dir))
-    assert (isolated / "imdb_word_index.json").is_file()
-
-
-def test_download_with_wrong_checksum_leaves_nothing(
-        server, monkeypatch, isolated, archive_bytes, files_in):
-    serve(server, monkeypatch, archive_bytes())
-    monkeypatch.setenv("NN_IMDB_ARCHIVE_MD5", "0" * 32)
-    with pytest.raises(ValueError, match="checksum mismatch .* expected MD5 0000"):
-        imdb.load_data()
-    assert files_in(isolated) == []
-
-
-def test_download_of_missing_file_leaves_nothing(server, monkeypatch, isolated, files_in):
-    root, base = server
-    monkeypatch.setenv("NN_IMDB_ARCHIVE_URL", f"{base}/missing.tar.gz")
-    with pytest.raises(FileNotFoundError, match="404"):
-        imdb.load_data()
-    assert files_in(isolated) == []
-
-
-def test_download_cut_short_leaves_nothing(server, monkeypatch, isolated, files_in):
-    root, base = server
-    monkeypatch.setenv("NN_IMDB_ARCHIVE_URL", f"{base}/cut-short")
-    with pytest.raises(FileNotFoundError, match="could not download .*cut-short"):
-        imdb.load_data()
-    assert files_in(isolated) == []
-
-
-# --- file helpers ----------------------------------------------------------------------------
-
-def test_atomic_write(tmp_path, files_in):
-    target = tmp_path / "sub" / "file.bin"
-    with atomic_write(target) as f:
-        f.write(b"one")
-    with pytest.raises(RuntimeError):
-        with atomic_write(target) as f:
-            f.write(b"two, half written")
-            raise RuntimeError("interrupted")
-    assert target.read_bytes() == b"one" and files_in(tmp_path / "sub") == ["file.bin"]
-
-
-def test_cache_dir_order(monkeypatch, tmp_path):
-    monkeypatch.delenv("NN_CACHE_DIR")
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    assert _files.cache_dir() == tmp_path / "xdg" / "nn"
-    monkeypatch.delenv("XDG_CACHE_HOME")
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    assert _files.cache_dir() == tmp_path / "home" / ".cache" / "nn"
