@@ -206,16 +206,6 @@ def _keras_orders(seed=113):
     return orders
 
 
-def _closed_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _files_in(folder):
-    return sorted(p.name for p in folder.rglob("*")) if folder.exists() else []
-
-
 @pytest.fixture(scope="session")
 def fake_word_index():
     """The fake IMDB's ``imdb_word_index.json`` as a dict: nine words, one of them not ASCII
@@ -324,29 +314,27 @@ def assert_raw():
 
 
 @pytest.fixture(scope="session")
-def closed_port():
-    """``closed_port() -> int``: a port on 127.0.0.1 that nothing listens on."""
-    return _closed_port
-
-
-@pytest.fixture(scope="session")
 def files_in():
     """``files_in(folder) -> [name, ...]``: the sorted names of everything below ``folder``
     (``[]`` when it does not exist)."""
-    return _files_in
+    def names(folder):
+        return sorted(p.name for p in folder.rglob("*")) if folder.exists() else []
+    return names
 
 
 @pytest.fixture
 def isolated(tmp_path, monkeypatch):
-    """A private cache directory (returned; not created), an empty Keras home, no
-    ``NN_DATA_DIR``, and download addresses (without checksum overrides) that point at a
-    closed port on 127.0.0.1, so that a test can touch neither the network nor the user's
-    files. Returns the cache directory."""
+    """A private cache directory (not created), an empty Keras home, no ``NN_DATA_DIR``, and
+    download addresses (without checksum overrides) that point at a closed port on
+    127.0.0.1, so that a test can touch neither the network nor the user's files. Returns
+    the cache directory."""
     cache = tmp_path / "cache"
     monkeypatch.setenv("NN_CACHE_DIR", str(cache))
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
     monkeypatch.delenv("NN_DATA_DIR", raising=False)
-    port = _closed_port()
+    with socket.socket() as s:  # a port on 127.0.0.1 that nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
     for env, name in (("NN_IMDB_ARCHIVE", "aclImdb_v1.tar.gz"),
                       ("NN_IMDB_WORD_INDEX", "imdb_word_index.json")):
         monkeypatch.setenv(f"{env}_URL", f"http://127.0.0.1:{port}/{name}")
