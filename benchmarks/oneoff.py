@@ -1,8 +1,8 @@
 """nn's one-off costs in a fresh process: ``import nn``, and the first batches of ``fit``.
 
-Times ``import nn`` (numpy and numba included, as a user pays them), then calls ``fit`` on
-the notebook's model with sparse input and stops after ``--batches`` batches of 512. The
-first batch pays for the kernels: compiled by numba when ``NUMBA_CACHE_DIR`` is empty, loaded
+Times ``import nn`` (numpy included, as a user pays it; the numba backend is imported at its
+first use), then calls ``fit`` on the notebook's model with sparse input and stops after
+``--batches`` batches of 512. The first batch pays for importing numba and for the kernels: compiled by numba when ``NUMBA_CACHE_DIR`` is empty, loaded
 from it when an earlier process filled it; the median of the later batches is for comparison
 (still the first epoch: thread pools and caches warming up).
 `benchmarks.run` runs it twice per fresh cache directory (compile, then load).

@@ -44,7 +44,7 @@ def measure_oneoff(ctx):
 
 def oneoff_markdown(data, ctx):
     rows = ["| one-off cost | median | min | max | runs |", "|---|---|---|---|---|"]
-    for key, label in (("import", "`import nn` (numpy, numba included)"),
+    for key, label in (("import", "`import nn` (numpy; numba loads at the first batch)"),
                        ("compile", "first `fit` batch, empty numba cache (JIT compile)"),
                        ("load", "first `fit` batch, numba cache filled (load)"),
                        ("steady", "a batch of 512 later in the first epoch (median)")):
