@@ -49,6 +49,18 @@ def weight_grad(x, dz, rows_only=True):
     return B.spmm_t(x.indptr, x.indices, values, dz, x.shape[1])
 
 
+def input_grad(x, dz, W):
+    """dx = dz @ W.T, the gradient with respect to the layer's input, shape (n_samples,
+    n_features). For a sparse ``x``, only at the features ``x`` holds: a `CSRMatrix` with
+    ``x``'s rows and columns whose values are dL/dx there (training never needs it: the first
+    layer skips dx)."""
+    if not isinstance(x, CSRMatrix):
+        return dz @ W.T
+    dz, W = np.ascontiguousarray(dz, dtype=W.dtype), np.ascontiguousarray(W)
+    values = backend.get().sampled_product(x.indptr, x.indices, dz, W)
+    return CSRMatrix._trusted(x.indptr, x.indices, x.shape, values)
+
+
 def _values(x, dtype):
     """The values of a sparse ``x`` as ``dtype``, or None for a multi-hot matrix."""
     return None if x.data is None else x.data.astype(dtype, copy=False)

@@ -182,6 +182,18 @@ class CSRMatrix:
             data = None
         return cls(m.indptr, m.indices, m.shape, data=data)
 
+    @classmethod
+    def from_dense(cls, a):
+        """The nonzeros of a 2-D array ``a`` (finite numbers), rows sorted; values kept as
+        ``a``'s float32 or float64 (other dtypes as float32), never multi-hot."""
+        a = np.asarray(a)
+        if a.ndim != 2:
+            raise ValueError(f"expected a 2-D array; got shape {a.shape}")
+        rows, cols = np.nonzero(a)
+        indptr = np.zeros(a.shape[0] + 1, np.int64)
+        np.cumsum(np.bincount(rows, minlength=a.shape[0]), out=indptr[1:])
+        return cls(indptr, cols, a.shape, data=a[rows, cols])
+
     def to_scipy(self):
         """A ``scipy.sparse.csr_matrix`` with the same entries (multi-hot values as float32).
 

@@ -7,6 +7,7 @@ Both modules define the same functions with the same arguments and results:
 ``spmm``                    ``Z = X @ W + b`` for a CSR ``X``
 ``spmm_t``                  ``dW = X.T @ delta``, dense
 ``spmm_t_rows``             the rows of ``X.T @ delta`` that can be nonzero
+``sampled_product``         the entries of ``A @ B.T`` at X's nonzeros (dL/dx of X's features)
 ``gather_rows``             rows of a CSR matrix (a shuffled mini-batch)
 ``multi_hot_csr``           multi-hot CSR rows from token sequences
 ``csr_sort_rows``           each CSR row sorted by column

@@ -69,6 +69,14 @@ def _scatter_rows(indptr, indices, data, delta, target, n_targets):
     return out
 
 
+def sampled_product(indptr, indices, A, B):
+    """The entries of ``A @ B.T`` at the nonzeros of X: ``out[k] = A[i] . B[indices[k]]`` for
+    every nonzero k of row i (a sampled dense-dense product). A (n_rows, units), B
+    (n_cols, units) of one dtype; returns (nnz,) in that dtype. With A = dL/dz and B = W it is
+    dL/dx at the features X holds."""
+    return np.einsum("ku,ku->k", A[_row_of_each_nonzero(indptr)], B[indices])
+
+
 def gather_rows(indptr, indices, data, rows):
     """The CSR rows ``rows`` (int64, in [0, n_rows)) in that order: (indptr, indices, data),
     ``data`` None when the input's is."""

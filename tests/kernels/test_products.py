@@ -1,5 +1,6 @@
 """The sparse products of both backends: ``spmm`` (Z = X @ W + b), ``spmm_t`` (dW = X.T @
-delta) and ``spmm_t_rows`` (the rows of dW that can be nonzero), against the dense NumPy
+delta), ``spmm_t_rows`` (the rows of dW that can be nonzero) and ``sampled_product`` (delta @
+W.T at X's nonzeros), against the dense NumPy
 product and against each other, on hypothesis-drawn CSR matrices.
 
 Each is checked multi-hot (``data=None``), with unit values and with drawn values, in float32
@@ -77,3 +78,17 @@ def test_spmm_t_rows_are_the_rows_of_the_dense_gradient_that_can_be_nonzero(
         np.testing.assert_allclose(dW_rows, want, **tolerance(p["dtype"]))
         assert_bitwise_equal(dW_rows, backend.spmm_t(*args)[rows])  # the same sums, in one order
         assert_backends_agree("spmm_t_rows", args, (rows, dW_rows))
+
+
+@PROPERTY
+@given(data=st.data())
+def test_sampled_product_is_the_dense_product_at_the_nonzeros(backend, csr_problems, tolerance,
+                                                              assert_backends_agree, data):
+    p = data.draw(csr_problems())
+    args = (p["indptr"], p["indices"], p["delta"], p["W"])
+    got = backend.sampled_product(*args)
+    assert got.dtype == p["dtype"] and got.shape == p["indices"].shape
+    rows = np.repeat(np.arange(p["indptr"].size - 1), np.diff(p["indptr"]))
+    full = p["delta"].astype(np.float64) @ p["W"].astype(np.float64).T
+    np.testing.assert_allclose(got, full[rows, p["indices"]], **tolerance(p["dtype"]))
+    assert_backends_agree("sampled_product", args, got)

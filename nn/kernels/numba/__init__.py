@@ -29,10 +29,10 @@ from ._common import PARALLEL_MIN_WORK
 from .backward import spmm_t, spmm_t_rows
 from .columns import csr_renumber_columns
 from .csr import csr_sort_rows, multi_hot_csr
-from .forward import spmm
+from .forward import sampled_product, spmm
 from .gather import gather_rows
 from .ngrams import hashed_ngrams_csr, ngram_hash
 
-__all__ = ["spmm", "spmm_t", "spmm_t_rows", "gather_rows", "multi_hot_csr", "csr_sort_rows",
-           "csr_renumber_columns", "hashed_ngrams_csr", "ngram_hash", "fused",
+__all__ = ["spmm", "spmm_t", "spmm_t_rows", "sampled_product", "gather_rows", "multi_hot_csr",
+           "csr_sort_rows", "csr_renumber_columns", "hashed_ngrams_csr", "ngram_hash", "fused",
            "PARALLEL_MIN_WORK"]

@@ -139,3 +139,19 @@ def spmm(indptr, indices, data, W, b):
     if threads == 1:
         return _spmm_serial(indptr, indices, data, W, b)
     return _spmm_parallel(indptr, indices, data, W, b, 4 * threads)
+
+
+@njit(cache=True)
+def sampled_product(indptr, indices, A, B):
+    """The entries of ``A @ B.T`` at the nonzeros of X: ``out[k] = A[i] . B[indices[k]]`` for
+    every nonzero k of row i, summed over units in order. A (n_rows, units), B (n_cols, units),
+    C-contiguous, one dtype; returns (nnz,) in that dtype."""
+    out = np.empty(indices.size, A.dtype)
+    for i in range(indptr.size - 1):
+        for k in range(indptr[i], indptr[i + 1]):
+            j = indices[k]
+            total = A.dtype.type(0)
+            for u in range(A.shape[1]):
+                total += A[i, u] * B[j, u]
+            out[k] = total
+    return out
