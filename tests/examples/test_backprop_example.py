@@ -86,7 +86,7 @@ def test_gradient_table_is_below_1e6_in_float64(small_run):
 def test_walkthrough_prints_every_section(small_run):
     result, _ = small_run
     out = result.stdout
-    for n in range(1, 9):
+    for n in range(1, 10):
         assert f"== {n}. " in out
     same = re.search(r"model._backward gives the same gradients: max \|difference\| = (\S+)", out)
     assert same and float(same.group(1)) < 1e-6, out[-3000:]
