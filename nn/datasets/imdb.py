@@ -52,7 +52,7 @@ from nn.datasets._files import RemoteFile, cache_dir, download, file_digest, sea
 from nn.files import load_npz, save_npz
 from nn.sequences import Sequences, row_blocks
 
-__all__ = ["load_data", "get_word_index", "decode_review"]
+__all__ = ["load_data", "get_word_index", "decode_review", "encode_review"]
 
 ARCHIVE = RemoteFile("aclImdb_v1.tar.gz",
                      "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz",
@@ -143,6 +143,92 @@ def decode_review(sequence, word_index=None, index_from=3):
     return " ".join(words.get(i, "?") for i in indices)
 
 
+def encode_review(text, num_words=None, skip_top=0, start_char=1, oov_char=2, index_from=3,
+                  word_index=None):
+    """The word indices `load_data` gives for a review, from its raw text.
+
+    The text goes through the loader's own steps: its tokenizer
+    (`nn.datasets._aclimdb.text_to_word_sequence`: ASCII letters lowercased, Keras's filter
+    characters turned into spaces, split at spaces), words absent from ``word_index``
+    dropped (not ``oov_char``: the loader drops them), then Keras's post-processing with the
+    same arguments. So for any review of the archive the result equals its sequence in
+    ``load_data(num_words=..., ...)``, and `decode_review` gives back the words it kept.
+    ``maxlen`` and ``seed`` have no counterpart: they choose and order reviews.
+
+    >>> index = {"the": 1, "br": 7, "film": 19}
+    >>> encode_review("The film, the FILM!<br />Dreadful.", num_words=10000, word_index=index)
+    [1, 4, 22, 4, 22, 10]
+
+    Parameters
+    ----------
+    text : str or bytes
+        One review; bytes are decoded as UTF-8, the encoding of the archive's files. Markup
+        is not removed: ``<br />`` gives the word ``br``, as in the data.
+    num_words : int, optional
+        Indices ``>= num_words`` become ``oov_char``. None (or 0) means what it means to
+        ``load_data`` on the IMDB data: the largest index there, that of the index's rarest
+        word (``max(word_index.values()) + index_from``), so that word itself becomes
+        ``oov_char`` (Keras's quirk; the IMDB reviews hold that word).
+    skip_top, start_char, oov_char, index_from : int (start_char, oov_char: or None)
+        As in `load_data`, with the same defaults (0, 1, 2, 3): a word of rank ``r`` becomes
+        ``r + index_from``, indices below ``skip_top`` (``start_char`` too) or cut by
+        ``num_words`` become ``oov_char`` (None drops them), ``start_char`` comes first (None:
+        nothing).
+    word_index : dict of str to int, optional
+        Word to rank, as `get_word_index` returns it. None calls ``get_word_index()`` (which
+        searches ``NN_DATA_DIR``, the caches, then downloads); pass the dict yourself to encode
+        many reviews, since reading the file takes ~0.1 s.
+
+    Returns
+    -------
+    list of int
+        ``start_char``, then the index of each word of the text found in ``word_index``, in
+        order. A text with no such word (``""`` included) gives ``[start_char]``, or ``[]``
+        when ``start_char`` is None.
+
+    Raises
+    ------
+    TypeError
+        ``text`` is not str or bytes, ``word_index`` is not a dict, or an argument is not an
+        int (or None where allowed).
+    ValueError
+        ``text`` is bytes that are not UTF-8, an argument is negative, ``word_index`` is
+        empty or maps a word of the text (or its rarest word) to something other than a
+        positive int, or an index does not fit in int32.
+    """
+    _check_arguments(num_words=num_words, skip_top=skip_top, start_char=start_char,
+                     oov_char=oov_char, index_from=index_from)
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"text is bytes but not UTF-8 ({exc}); pass a str, or bytes "
+                             "in UTF-8 as the archive's files are") from exc
+    elif not isinstance(text, str):
+        raise TypeError(f"text must be one review as a str (or UTF-8 bytes); got "
+                        f"{type(text).__name__}. To encode several, call encode_review on each")
+    if word_index is None:
+        word_index = get_word_index()
+    elif not isinstance(word_index, dict):
+        raise TypeError(f"word_index must be a dict of word to rank, as get_word_index() "
+                        f"returns it, or None; got {type(word_index).__name__}")
+    if not word_index:
+        raise ValueError("word_index is empty; pass get_word_index() (or get_word_index(path)) "
+                         "or None to load it")
+    words = _aclimdb.text_to_word_sequence(text)
+    ranks = [word_index[word] for word in words if word in word_index]  # the loader drops the rest
+    checked = ranks if num_words else ranks + [max(word_index.values())]
+    bad = next((rank for rank in checked if not _is_rank(rank)), None)
+    if bad is not None:
+        raise ValueError(f"word_index holds the rank {bad!r}; ranks must be ints from 1 to "
+                         f"{_INT32.max}, as get_word_index() gives them")
+    if not num_words:  # load_data's None: the largest index in the data, start_char included
+        num_words = max(checked[-1] + index_from, start_char or 0)
+    tokens, offsets = _shift(Sequences(ranks, [0, len(ranks)]), np.arange(1), start_char,
+                             index_from)
+    return _cut(tokens, offsets, skip_top, num_words, oov_char)[0]
+
+
 # --- the Keras post-processing, vectorised --------------------------------------------------
 
 def keras_postprocess(train, test, num_words=None, skip_top=0, maxlen=None, seed=113,
@@ -194,7 +280,7 @@ def _check_arguments(**arguments):
             raise TypeError(f"{name} must be {allowed}; got {value!r}")
         if value < 0:
             raise ValueError(f"{name} must be 0 or more; got {value}")
-    if arguments["seed"] is not None and arguments["seed"] >= 2**32:
+    if arguments.get("seed") is not None and arguments["seed"] >= 2**32:
         raise ValueError(f"seed must be below 2**32 (numpy's RandomState); got "
                          f"{arguments['seed']}")
 
@@ -337,13 +423,16 @@ def _read_word_index(path):
     try:
         with open(path, encoding="utf-8") as f:
             index = json.load(f)
-        if not isinstance(index, dict) or not all(
-                type(rank) is int and 0 < rank <= _INT32.max for rank in index.values()):
+        if not isinstance(index, dict) or not all(map(_is_rank, index.values())):
             raise ValueError("expected a JSON object mapping words to positive int ranks")
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise ValueError(f"{path} is not a valid {WORD_INDEX.name} ({exc}). Delete it and let "
                          "the loader download it again, or pass path= a good copy") from exc
     return index
+
+
+def _is_rank(rank):
+    return type(rank) is int and 0 < rank <= _INT32.max
 
 
 # --- raw sequences and their cache ---------------------------------------------------------

@@ -1,4 +1,5 @@
-"""`nn.datasets.imdb` on the real data, and its vectorised Keras post-processing.
+"""`nn.datasets.imdb` on the real data, its vectorised Keras post-processing, and
+`encode_review` (raw text to what ``load_data`` gives).
 
 The real-data tests read ``aclImdb_v1_labeled.tar.gz`` from the ``imdb_dir`` fixture. The
 session-scoped ``imdb_10k`` fixture pays the cold tokenization once; every later ``load_data``
@@ -6,6 +7,8 @@ in the session reads the tokenized cache from the session's private ``NN_CACHE_D
 
 Golden values are what Keras prints for ``keras.datasets.imdb.load_data`` (its ``imdb.npz``).
 """
+
+import tarfile
 
 import numpy as np
 import pytest
@@ -221,3 +224,162 @@ def test_decode_review_question_marks():
     index = {"the": 1, "film": 2}
     assert imdb.decode_review([0, 1, 2, 3, 4, 5, 99], index) == "? ? ? ? the film ?"
     assert imdb.decode_review(np.array([1, 2]), index, index_from=0) == "the film"
+
+
+# --- encode_review: one review's raw text to what load_data gives ----------------------------
+
+SAMPLE_PER_SPLIT = 600
+RAREST_AT = 1534  # x_train[1534] holds "'l'", the index's rarest word (rank 88,584)
+
+
+@pytest.fixture(scope="module")
+def sampled_texts(imdb_dir):
+    """``{(split, position in load_data's split): text}`` for SAMPLE_PER_SPLIT seeded random
+    reviews of each split, and train's RAREST_AT; only the sampled members are extracted."""
+    rng = np.random.default_rng(2024)
+    keras_rng = np.random.RandomState(113)  # Keras's shuffle: one stream, train then test
+    with tarfile.open(imdb_dir / "aclImdb_v1_labeled.tar.gz", "r:gz") as tar:
+        folders = {}
+        for member in tar.getmembers():
+            parts = member.name.split("/")  # aclImdb/<split>/<label>/<id>_<rating>.txt
+            if member.isfile() and len(parts) == 4 and parts[2] in ("pos", "neg"):
+                folders.setdefault((parts[1], parts[2]), []).append(member)
+        wanted = {}
+        for split in ("train", "test"):
+            # The raw order: pos sorted by file name, then neg; load_data's x[j] is raw[order[j]].
+            raw = [member for label in ("pos", "neg")
+                   for member in sorted(folders[split, label], key=lambda m: m.name)]
+            order = np.arange(len(raw))
+            keras_rng.shuffle(order)
+            positions = rng.choice(len(raw), SAMPLE_PER_SPLIT, replace=False).tolist()
+            for j in positions + ([RAREST_AT] if split == "train" else []):
+                wanted[raw[order[j]]] = (split, j)
+        return {wanted[member]: tar.extractfile(member).read().decode("utf-8")
+                for member in sorted(wanted, key=lambda m: m.offset)}  # one forward pass
+
+
+@pytest.mark.parametrize("num_words", [None, 10000])
+def test_encode_review_reproduces_load_data(imdb_dir, sampled_texts, imdb_all, imdb_10k,
+                                            num_words):
+    (x_train, _), (x_test, _) = imdb_all if num_words is None else imdb_10k
+    x = {"train": x_train, "test": x_test}
+    word_index = imdb.get_word_index(path=imdb_dir)
+    assert len(sampled_texts) >= 2 * SAMPLE_PER_SPLIT
+    wrong = [(split, j) for (split, j), text in sampled_texts.items()
+             if imdb.encode_review(text, num_words=num_words, word_index=word_index)
+             != x[split][j]]
+    assert wrong == []
+
+
+def test_encode_review_cuts_the_rarest_word_as_load_data_does(imdb_dir, sampled_texts):
+    word_index = imdb.get_word_index(path=imdb_dir)
+    text = sampled_texts["train", RAREST_AT]
+    every = imdb.encode_review(text, num_words=10**6, word_index=word_index)
+    assert word_index["'l'"] == 88584 and 88584 + 3 in every
+    assert imdb.encode_review(text, word_index=word_index) == [
+        2 if i == 88584 + 3 else i for i in every]
+
+
+def test_decode_of_encode_gives_every_word_of_the_index(imdb_dir):
+    word_index = imdb.get_word_index(path=imdb_dir)
+    words = sorted(word_index, key=word_index.get)
+    encoded = imdb.encode_review(" ".join(words), word_index=word_index)
+    assert encoded == [1] + list(range(4, 88584 + 3)) + [2]  # the rarest: num_words=None
+    assert imdb.decode_review(encoded, word_index) == " ".join(["?"] + words[:-1] + ["?"])
+
+
+def test_encode_review_tokenizes_as_the_loader(fake_word_index):
+    def encode(text):
+        return imdb.encode_review(text, num_words=100, word_index=fake_word_index)
+
+    assert encode("The FILM was good!<br /><br />It's BAD.") == [1, 4, 5, 6, 7, 12, 12, 9, 8]
+    # Only ASCII letters are lowercased: "ÁNGELA" is the index's "Ángela", "ángela" unknown.
+    assert encode("ÁNGELA ángela so\x85 (good)") == [1, 10, 11, 7]
+    # Unknown words are dropped, not oov_char: the loader drops them.
+    assert encode("the unknownword film so\x85\xa0good") == [1, 4, 5]
+    assert encode("Ángela".encode("utf-8")) == encode("Ángela") == [1, 10]
+
+
+@pytest.mark.parametrize("kwargs, expected", [
+    (dict(num_words=6), [1, 4, 5, 2, 2, 2]),
+    (dict(num_words=6, oov_char=None), [1, 4, 5]),
+    (dict(num_words=100, skip_top=5), [2, 2, 5, 6, 7, 8]),  # the start char too
+    (dict(num_words=100, skip_top=5, oov_char=None), [5, 6, 7, 8]),
+    (dict(start_char=None, index_from=0), [1, 2, 3, 4, 5]),  # plain ranks
+    (dict(), [1, 4, 5, 6, 7, 8]),
+])
+def test_encode_review_post_processing(fake_word_index, kwargs, expected):
+    text = "the film was good bad"
+    assert imdb.encode_review(text, word_index=fake_word_index, **kwargs) == expected
+
+
+@pytest.mark.parametrize("num_words", [None, 0])
+def test_num_words_none_cuts_the_rarest_word(fake_word_index, num_words):
+    """As load_data: None becomes the largest index, that of "br" (rank 9), which it cuts."""
+    assert imdb.encode_review("the br", num_words=num_words, word_index=fake_word_index) == [
+        1, 4, 2]
+    assert imdb.encode_review("the br", num_words=13, word_index=fake_word_index) == [1, 4, 12]
+
+
+@pytest.mark.parametrize("text", ["", "  ", "?!<>", "unknown words only"])
+def test_encode_review_of_no_known_word(fake_word_index, text):
+    def encode(**kwargs):
+        return imdb.encode_review(text, word_index=fake_word_index, **kwargs)
+
+    assert encode() == [1]
+    assert encode(start_char=None) == []
+    assert encode(skip_top=2) == [2]
+    assert encode(skip_top=2, oov_char=None) == []
+
+
+@pytest.mark.usefixtures("isolated")
+@pytest.mark.parametrize("kwargs", [
+    dict(), dict(num_words=6, skip_top=5), dict(num_words=7, oov_char=None, start_char=None),
+    dict(index_from=0, start_char=3, skip_top=4)])
+def test_encode_review_matches_load_data_on_the_fake_archive(
+        fake_imdb_dir, fake_reviews, fake_word_index, keras_orders, kwargs):
+    (x_train, _), (x_test, _) = imdb.load_data(path=fake_imdb_dir, **kwargs)
+    for split, x, order in zip(("train", "test"), (x_train, x_test), keras_orders()):
+        raw = [fake_reviews[split, label, name] for label in ("pos", "neg")
+               for name in sorted(n for s, lab, n in fake_reviews if (s, lab) == (split, label))]
+        assert [imdb.encode_review(raw[i], word_index=fake_word_index, **kwargs)
+                for i in order] == x.to_list()
+
+
+@pytest.mark.usefixtures("isolated")
+def test_encode_review_loads_the_word_index(fake_imdb_dir, fake_word_index, monkeypatch):
+    monkeypatch.setenv("NN_DATA_DIR", str(fake_imdb_dir))
+    assert imdb.encode_review("Good film") == imdb.encode_review(
+        "Good film", word_index=fake_word_index) == [1, 7, 5]
+
+
+@settings(max_examples=50, deadline=None)
+@given(data=st.data())
+def test_decode_of_encode_gives_the_words(fake_word_index, data):
+    words = data.draw(st.lists(st.sampled_from(sorted(fake_word_index)), max_size=8))
+    ends = data.draw(st.lists(st.sampled_from([" ", "  ", ", ", ".\n", "\t(", ") ", "! "]),
+                              min_size=len(words), max_size=len(words)))
+    text = "".join(word + end for word, end in zip(words, ends))
+    encoded = imdb.encode_review(text, num_words=100, word_index=fake_word_index)
+    assert imdb.decode_review(encoded, fake_word_index) == " ".join(["?"] + words)
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    (dict(text=None), TypeError, "text must be one review as a str .*; got NoneType"),
+    (dict(text=["good"]), TypeError, "got list. To encode several, call encode_review on each"),
+    (dict(text=b"\xff good"), ValueError, "text is bytes but not UTF-8"),
+    (dict(num_words=2.5), TypeError, "num_words must be an int or None; got 2.5"),
+    (dict(skip_top=-1), ValueError, "skip_top must be 0 or more; got -1"),
+    (dict(index_from=None), TypeError, "index_from must be an int; got None"),
+    (dict(start_char=True), TypeError, "start_char must be an int or None; got True"),
+    (dict(index_from=2**31), ValueError, "word indices must fit in int32"),
+    (dict(word_index=[("good", 4)]), TypeError, "word_index must be a dict .*; got list"),
+    (dict(word_index={}), ValueError, "word_index is empty"),
+    (dict(word_index={"good": "4"}), ValueError, "word_index holds the rank '4'"),
+    (dict(word_index={"good": 0}), ValueError, "word_index holds the rank 0"),
+    (dict(word_index={"good": 4, "rare": 9.0}), ValueError, "word_index holds the rank 9.0"),
+])
+def test_encode_review_bad_arguments(fake_word_index, kwargs, error, message):
+    kwargs = {"text": "good", "word_index": fake_word_index, **kwargs}
+    with pytest.raises(error, match=message):
+        imdb.encode_review(**kwargs)
