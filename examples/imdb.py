@@ -3,7 +3,8 @@
 Loads IMDB (the 10,000 most frequent words), turns each review into a multi-hot vector (kept
 sparse: only the ~130 ones per row are stored), trains Dense(16, relu) -> Dense(16, relu) ->
 Dense(1, sigmoid) with RMSprop and binary crossentropy, plots the learning curves, retrains
-for 4 epochs on all 25,000 reviews and evaluates on the 25,000 test reviews (about 88%).
+for 4 epochs on all 25,000 reviews and evaluates on the 25,000 test reviews (about 88%), and
+saves that model for examples/predict.py.
 
     python examples/imdb.py                    # the whole notebook, in seconds
     python examples/imdb.py --dense            # the same on dense input, to compare
@@ -52,7 +53,8 @@ def parse_args(argv=None):
                         "aclImdb/ or imdb.npz) and imdb_word_index.json; default: NN_DATA_DIR, "
                         "the cache, or a download")
     p.add_argument("--out", metavar="DIR", default="imdb_output",
-                   help="folder for the figures and results.json")
+                   help="folder for the figures, results.json and the final model "
+                        "(model.npz, which examples/predict.py reads; not with --ngrams)")
     p.add_argument("--seed", type=int, default=1, help="seed for weights and shuffling")
     p.add_argument("--backend", choices=nn.backend.NAMES, default=None,
                    help="numba (compiled kernels) or numpy (the same math in plain NumPy); "
@@ -360,6 +362,9 @@ def main(argv=None):
     print(f"test [loss, accuracy] after {final_epochs} epochs: "
           f"[{test_loss:.4f}, {test_acc:.4f}]")
     results.update(test_loss=test_loss, test_accuracy=test_acc, final_epochs=final_epochs)
+    model.save(out / "model.npz")
+    say(f"model: {out / 'model.npz'} (python examples/predict.py \"your review\" explains "
+        "its predictions)")
 
     with stages("5. predict"):
         show_predictions(model, x_test, y_test, test_data, word_index, say)
