@@ -130,8 +130,8 @@ class RMSprop(Optimizer):
 
     def __init__(self, learning_rate=0.001, rho=0.9, epsilon=1e-7, lr=None):
         super().__init__(_keras2_lr(learning_rate, lr, 0.001))
-        if not 0 <= rho < 1:
-            raise ValueError(f"rho must be in [0, 1); got {rho!r}")
+        if not 0 <= rho <= 1:  # Keras takes any rho; outside [0, 1] the velocity goes negative
+            raise ValueError(f"rho must be in [0, 1]; got {rho!r}")
         _check_positive("epsilon", epsilon)
         self.rho = float(rho)
         self.epsilon = float(epsilon)
@@ -208,13 +208,17 @@ class RMSprop(Optimizer):
 
 
 class Adam(Optimizer):
-    """Adam as Keras 3 computes it::
+    """Adam as Keras 3 computes it (epsilon *outside* the square root)::
 
         t = iterations + 1
         alpha = learning_rate * sqrt(1 - beta_2**t) / (1 - beta_1**t)
         m += (g - m) * (1 - beta_1)
         v += (g**2 - v) * (1 - beta_2)
         w -= alpha * m / (sqrt(v) + epsilon)
+
+    Every line in the weights' dtype, alpha included: ``beta**t``, ``1 - beta**t`` and alpha
+    are each rounded to float32 for float32 weights, as Keras computes them, so a step
+    matches Keras to the last bit or so.
 
     The momentum ``m`` moves every weight even where the gradient is zero, so a row-sparse
     gradient is densified (exact, not lazy).
@@ -232,13 +236,21 @@ class Adam(Optimizer):
         self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
 
     def update_step(self, w, g, slots):
-        t = self.iterations + 1
         f = w.dtype.type
-        alpha = f(self.learning_rate * np.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t))
+        alpha = self._step_size(f)
         m, v = slots["m"], slots["v"]
         m += (g - m) * f(1 - self.beta_1)
         v += (g * g - v) * f(1 - self.beta_2)
         w -= alpha * m / (np.sqrt(v) + f(self.epsilon))
+
+    def _step_size(self, f):
+        """alpha in the weights' dtype ``f``, every operation rounded to it as Keras rounds
+        (beta**t is one correctly rounded power of the rounded beta, as TensorFlow's scalar
+        pow gives it; numpy's float32 power is not always correctly rounded)."""
+        t = np.float64(self.iterations + 1)
+        beta_1_power = f(np.power(np.float64(f(self.beta_1)), t))
+        beta_2_power = f(np.power(np.float64(f(self.beta_2)), t))
+        return f(self.learning_rate) * np.sqrt(f(1) - beta_2_power) / (f(1) - beta_1_power)
 
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,

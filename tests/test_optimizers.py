@@ -86,6 +86,18 @@ def test_adam_two_steps_by_hand():
     np.testing.assert_allclose(np.abs(run(optimizers.Adam(), [G1]) - W0), 0.001, rtol=1e-3)
 
 
+def test_adam_float32_step_size_is_rounded_as_keras_rounds_it():
+    """alpha from float32 operations (Keras on float32 weights), not float64 rounded once: at
+    lr 0.5 the two differ by tens of float32 ulps after one step."""
+    f = np.float32
+    beta_1_power, beta_2_power = f(0.9), f(0.999)  # t = 1: the rounded betas themselves
+    alpha = f(0.5) * np.sqrt(f(1) - beta_2_power) / (f(1) - beta_1_power)
+    m, v = G1 * f(1 - 0.9), (G1 * G1) * f(1 - 0.999)
+    expected = W0 - alpha * m / (np.sqrt(v) + f(1e-7))
+    got = run(optimizers.Adam(learning_rate=0.5), [G1])
+    assert got.tobytes() == expected.tobytes()
+
+
 def test_slot_state_is_kept_per_parameter_and_counted(backend_in_use):
     opt = optimizers.RMSprop()
     a, b = W0.copy(), W0.copy()
@@ -107,10 +119,22 @@ def test_bad_hyperparameters_are_refused():
         optimizers.get("adagrad")
     with pytest.raises(ValueError, match="learning_rate must be a positive number; got -1"):
         optimizers.SGD(learning_rate=-1)
-    with pytest.raises(ValueError, match="rho must be in"):
+    with pytest.raises(ValueError, match=r"rho must be in \[0, 1\]; got 1.5"):
         optimizers.RMSprop(rho=1.5)
+    with pytest.raises(ValueError, match=r"rho must be in \[0, 1\]; got -0.1"):
+        optimizers.RMSprop(rho=-0.1)
     with pytest.raises(TypeError, match="optimizer must be"):
         optimizers.get(3)
+
+
+def test_rmsprop_rho_one_keeps_the_velocity_as_keras_does(backend_in_use):
+    """rho = 1 (Keras accepts it): v = 1 v + 0 g^2 stays 0, so w -= lr g / sqrt(epsilon)."""
+    opt = optimizers.RMSprop(learning_rate=0.001, rho=1.0)
+    w = run(opt, [G1, G2])
+    assert not opt.slots["w"]["velocity"].any()
+    f = np.float32
+    expected = W0 - f(0.001) * G1 / np.sqrt(f(1e-7)) - f(0.001) * G2 / np.sqrt(f(1e-7))
+    np.testing.assert_allclose(w, expected, rtol=1e-6)
 
 
 def test_rmsprop_one_float64_step_is_the_formula(backend_in_use):
