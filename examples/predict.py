@@ -103,9 +103,7 @@ def cut(text, max_chars):
 def unknown_words(text, word_index, num_words):
     """``(n_words, unknown)``: how many words the IMDB tokenizer finds in ``text``, and those
     the model has no column of (not in the word index, or rarer than its ``num_words``)."""
-    from nn.datasets._aclimdb import text_to_word_sequence
-
-    words = text_to_word_sequence(text)
+    words = imdb.text_to_word_sequence(text)
     return len(words), [w for w in words
                         if word_index.get(w, num_words) + INDEX_FROM >= num_words]
 

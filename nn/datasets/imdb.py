@@ -52,7 +52,10 @@ from nn.datasets._files import RemoteFile, cache_dir, download, file_digest, sea
 from nn.files import load_npz, save_npz
 from nn.sequences import Sequences, row_blocks
 
-__all__ = ["load_data", "get_word_index", "decode_review", "encode_review"]
+__all__ = ["load_data", "get_word_index", "decode_review", "encode_review",
+           "text_to_word_sequence"]
+
+text_to_word_sequence = _aclimdb.text_to_word_sequence  # the words encode_review looks up
 
 ARCHIVE = RemoteFile("aclImdb_v1.tar.gz",
                      "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz",
