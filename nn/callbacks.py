@@ -7,11 +7,12 @@ from a hook ends training: after the current batch if set in a batch hook (as Ke
 else after the current epoch.
 """
 
+import numbers
 import warnings
 
 import numpy as np
 
-from .inputs import DIVERGED
+from .inputs import DIVERGED, check_integer
 
 HOOKS = ("on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end",
          "on_train_batch_end")
@@ -76,48 +77,72 @@ class CallbackList:
 
 class EarlyStopping(Callback):
     """Stop when ``monitor`` has not improved by more than ``min_delta`` for ``patience``
-    epochs; with ``restore_best_weights``, put back the weights of the best epoch.
+    epochs; with ``restore_best_weights``, put back the weights of the best epoch. As Keras 3.
 
-    ``mode="auto"`` minimises unless the name holds "acc" (accuracy is maximised), as Keras.
+    ``mode="auto"`` minimises unless the name holds "acc" (accuracy is maximised).
+    ``baseline``: an improvement restarts the patience count only if it also beats the
+    baseline, so when no epoch does, training stops after ``patience`` epochs (and, with
+    ``restore_best_weights``, the best of them is restored). ``start_from_epoch``: epochs
+    before it are not monitored at all (a warm-up that cannot stop training).
+
+    After training, ``best`` is the best monitored value (None if no epoch was monitored),
+    ``best_epoch`` its epoch, ``stopped_epoch`` the epoch that stopped training (0 if none
+    did: as in Keras, epoch 0 never stops it).
     """
 
     def __init__(self, monitor="val_loss", min_delta=0, patience=0, mode="auto",
-                 restore_best_weights=False, verbose=0):
+                 restore_best_weights=False, verbose=0, baseline=None, start_from_epoch=0):
         super().__init__()
         if mode not in ("auto", "min", "max"):
             raise ValueError(f"mode must be 'auto', 'min' or 'max'; got {mode!r}")
         if patience < 0:
             raise ValueError(f"patience must be 0 or more; got {patience}")
+        if baseline is not None and (isinstance(baseline, bool)
+                                     or not isinstance(baseline, numbers.Real)):
+            raise TypeError(f"baseline must be a number or None; got {baseline!r}")
+        self.start_from_epoch = check_integer(start_from_epoch, "start_from_epoch", minimum=0)
         self.monitor, self.patience, self.verbose = monitor, int(patience), verbose
-        self.restore_best_weights = restore_best_weights
+        self.restore_best_weights, self.baseline = restore_best_weights, baseline
         if mode == "auto":
             mode = "max" if "acc" in monitor else "min"
         self.sign = 1.0 if mode == "max" else -1.0
         self.min_delta = abs(min_delta)
-        self.best = self.best_weights = self.best_epoch = self.stopped_epoch = None
-        self.wait = 0
+        self.on_train_begin()
 
     def on_train_begin(self, logs=None):
-        self.best, self.best_weights, self.best_epoch = -np.inf, None, None
-        self.wait, self.stopped_epoch = 0, None
+        # Reset everything: one EarlyStopping may serve several fit() calls.
+        self.best, self.best_weights, self.best_epoch = None, None, 0
+        self.wait, self.stopped_epoch = 0, 0
+
+    def _is_improvement(self, value, reference):
+        """Whether ``value`` beats ``reference`` by more than ``min_delta``. Compared in
+        float32, as Keras's ops compare the Python floats it passes them."""
+        if reference is None:
+            return True
+        shifted = np.float32(value - self.sign * self.min_delta)
+        reference = np.float32(reference)
+        return bool(shifted > reference if self.sign > 0 else shifted < reference)
 
     def on_epoch_end(self, epoch, logs=None):
         value = monitored(logs, self.monitor)
-        # Improvement means moving past the best by more than min_delta in the good direction.
-        if self.sign * value - self.min_delta > self.best:
-            self.best, self.best_epoch, self.wait = self.sign * value, epoch, 0
-            if self.restore_best_weights:
-                self.best_weights = self.model.get_weights()
+        if epoch < self.start_from_epoch:
             return
         self.wait += 1
-        if self.wait >= self.patience:  # as Keras: patience 0 and 1 both stop at once
+        if self._is_improvement(value, self.best):
+            self.best, self.best_epoch = value, epoch
+            if self.restore_best_weights:
+                self.best_weights = self.model.get_weights()
+            if self.baseline is None or self._is_improvement(value, self.baseline):
+                self.wait = 0
+            return
+        if self.wait >= self.patience and epoch > 0:  # patience 0 and 1 both stop at once
             self.stopped_epoch = epoch
             self.model.stop_training = True
 
     def on_train_end(self, logs=None):
         if self.restore_best_weights and self.best_weights is not None:
             self.model.set_weights(self.best_weights)
-        if self.verbose and self.stopped_epoch is not None:
+        if self.verbose and self.stopped_epoch > 0:
             print(f"Epoch {self.stopped_epoch + 1}: early stopping; best {self.monitor} at "
                   f"epoch {self.best_epoch + 1}")
 
@@ -158,11 +183,22 @@ class ModelCheckpoint(Callback):
 
 
 class TerminateOnNaN(Callback):
-    """Stop training as soon as a batch loss is NaN or infinite."""
+    """Stop training as soon as a batch loss is NaN or infinite: after that batch, or, with
+    ``raise_error=True``, at once by a RuntimeError (no callback's ``on_train_end`` runs,
+    so nothing is cleaned up or restored), as Keras 3."""
+
+    def __init__(self, raise_error=False):
+        super().__init__()
+        if not isinstance(raise_error, (bool, np.bool_)):
+            raise TypeError(f"raise_error must be True or False; got {raise_error!r}")
+        self.raise_error = bool(raise_error)
 
     def on_train_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")
         if loss is not None and not np.isfinite(loss):
+            if self.raise_error:
+                raise RuntimeError(f"NaN or Inf loss encountered at batch {batch}. Loss value: "
+                                   f"{loss}. Terminating training immediately: {DIVERGED}")
             print(f"Batch {batch}: invalid loss {loss}, terminating training")
             self.model.stop_training = True
 
