@@ -30,6 +30,16 @@ class Layer:
     def forward(self, x, training=False):
         raise NotImplementedError
 
+    def logits(self, x):
+        """z = x @ W + b, the pre-activation (n_samples, units), without keeping anything: the
+        same numbers `forward` passes to f (a loss reads a sigmoid output's logits from it)."""
+        W, b = self.params["kernel"], self.params["bias"]
+        ops.check_shapes(x, W, b)
+        fast = backend.fused_dense(activations.linear, W)
+        if fast is not None:  # fast path (numba backend): x @ W + b in one compiled call
+            return fast.forward(x, W, b)
+        return ops.affine(x, W, b)  # z = x @ W + b
+
     def backward(self, da, need_dx=True):
         raise NotImplementedError
 

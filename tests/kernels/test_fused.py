@@ -197,6 +197,26 @@ def test_backward_takes_a_gradient_of_another_dtype_or_layout(backend_name):
             np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-5)
 
 
+@pytest.mark.parametrize("kind,width", [("dense", 16), ("dense", 80), ("sparse", 300)])
+def test_logits_are_the_numbers_the_forward_pass_activates(kind, width):
+    """Dense.logits gives the z that forward turns into sigmoid(z), bit for bit, on both
+    backends (the numba backend's fused forward never hands z out)."""
+    rng = np.random.default_rng(width)
+    W = rng.standard_normal((width, 1)).astype(np.float32)
+    b = rng.standard_normal(1).astype(np.float32)
+    x = as_input(np.where(rng.random((30, width)) < 0.2, 1.0, 0.0).astype(np.float32), kind)
+    layer = dense_layer("sigmoid", W, b)
+    for name in BACKENDS:
+        with nn.use_backend(name):
+            p, z = layer.forward(x), layer.logits(x)
+        if name == "numba":
+            linear = fused.dense_layer(activations.linear, W)
+            np.testing.assert_array_equal(linear.forward(x, W, b), z)
+            np.testing.assert_array_equal(fused.dense.activate(z.copy(), fused.dense.SIGMOID), p)
+        else:
+            np.testing.assert_array_equal(activations.sigmoid.forward(z), p)
+
+
 # -- Loss and metric ------------------------------------------------------------------------
 
 @st.composite
@@ -228,6 +248,16 @@ def test_crossentropy_and_accuracy_match_the_numpy_formulas(yp):
     np.testing.assert_allclose(fused_loss, loss, rtol=1e-5 if p.dtype == np.float32 else 1e-12)
     assert fused_accuracy.dtype == accuracy.dtype
     np.testing.assert_array_equal(fused_accuracy, accuracy)
+
+
+@PROPERTY
+@given(predictions())
+def test_crossentropy_from_logits_is_tensorflows_formula(yp):
+    y, p = yp
+    z = ((p - 0.5) * 60).astype(p.dtype)  # logits to +-30, far past where p rounds to 1
+    want = np.mean(np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z))), dtype=np.float64)
+    got = fused.binary_crossentropy_from_logits(y, z)
+    np.testing.assert_allclose(got, want, rtol=1e-5 if p.dtype == np.float32 else 1e-12)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -16,11 +16,13 @@ from ...row_sparse import RowSparseGrad
 from . import dense
 from .backward import spmm_t_rows
 from .forward import spmm
-from .losses import accepts, binary_accuracy, binary_crossentropy
+from .losses import (accepts, binary_accuracy, binary_crossentropy,
+                     binary_crossentropy_from_logits)
 from .rmsprop import rmsprop_catch_up, rmsprop_update, rmsprop_update_rows
 
 __all__ = ["dense_layer", "DenseLayer", "NARROW_FEATURES", "accepts", "binary_accuracy",
-           "binary_crossentropy", "rmsprop_catch_up", "rmsprop_update", "rmsprop_update_rows"]
+           "binary_crossentropy", "binary_crossentropy_from_logits", "rmsprop_catch_up",
+           "rmsprop_update", "rmsprop_update_rows"]
 
 NARROW_FEATURES = 64  # dense inputs up to this wide take the one-call kernels; wider, BLAS
 

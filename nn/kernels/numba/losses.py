@@ -30,6 +30,20 @@ def binary_crossentropy(y, p, epsilon):
 
 
 @njit(cache=True)
+def binary_crossentropy_from_logits(y, z):
+    """mean(max(z, 0) - z y + log(1 + exp(-|z|))): the crossentropy of sigmoid(z) computed
+    from the logits ``z``, without clipping (TensorFlow's ``sigmoid_cross_entropy_with_logits``,
+    which Keras uses for a sigmoid output). ``y``, ``z`` C-contiguous, one shape and dtype; per
+    element in that dtype, the mean summed in float64; 0.0 for an empty batch."""
+    y1, z1 = y.reshape(-1), z.reshape(-1)
+    zero, one = z.dtype.type(0), z.dtype.type(1)
+    total = np.float64(0.0)
+    for k in range(z1.size):
+        total += max(z1[k], zero) - z1[k] * y1[k] + np.log1p(np.exp(-abs(z1[k])))
+    return total / max(z1.size, 1)
+
+
+@njit(cache=True)
 def binary_accuracy(y, p, threshold):
     """Per sample, the fraction of outputs with ``(p > threshold) == y``: shape
     (n_samples,) for ``y``, ``p`` of shape (n_samples, units), C-contiguous."""
