@@ -371,3 +371,168 @@ def test_training_with_parallel_kernels_gives_the_serial_bits(monkeypatch, with_
         monkeypatch.setattr(_common, "PARALLEL_MIN_WORK", 0)
         parallel = with_threads(min(2, numba.config.NUMBA_NUM_THREADS), train_wide, x, y)
     assert all(a.tobytes() == b.tobytes() for a, b in zip(serial, parallel, strict=True))
+
+
+# -- Keras's options: clipping, weight decay, centered, momentum, amsgrad ---------------------
+
+OPTION_FACTORIES = {
+    "rmsprop clipnorm": lambda: optimizers.RMSprop(0.01, clipnorm=0.5),
+    "rmsprop clipvalue": lambda: optimizers.RMSprop(0.01, clipvalue=0.1),
+    "rmsprop global_clipnorm": lambda: optimizers.RMSprop(0.01, global_clipnorm=0.7),
+    "rmsprop weight_decay": lambda: optimizers.RMSprop(0.01, weight_decay=0.05),
+    "rmsprop centered": lambda: optimizers.RMSprop(0.01, centered=True),
+    "rmsprop momentum": lambda: optimizers.RMSprop(0.01, momentum=0.5),
+    "rmsprop centered momentum": lambda: optimizers.RMSprop(0.01, momentum=0.5, centered=True),
+    "sgd weight_decay": lambda: optimizers.SGD(0.1, weight_decay=0.05),
+    "sgd clipnorm": lambda: optimizers.SGD(0.1, clipnorm=0.5),
+    "adam amsgrad": lambda: optimizers.Adam(0.01, amsgrad=True),
+    "adam global_clipnorm weight_decay": lambda: optimizers.Adam(0.01, global_clipnorm=0.7,
+                                                                 weight_decay=0.05),
+}
+
+
+@pytest.mark.parametrize("option", OPTION_FACTORIES)
+def test_an_option_on_a_row_sparse_gradient_gives_the_dense_result_exactly(backend_in_use,
+                                                                           option):
+    """A clip or a weight decay needs every row: the row-sparse gradient is densified and
+    the dense step taken, so the weights are those of the dense run, bit for bit."""
+    rng = np.random.default_rng(11)
+    grads = [random_row_sparse(rng, 40, 16, np.float32, 5) for _ in range(30)]
+    w0 = rng.standard_normal((40, 16)).astype(np.float32)
+    lazy, dense, w_lazy, w_dense = run_pair(OPTION_FACTORIES[option], grads, w0)
+    assert w_lazy.tobytes() == w_dense.tobytes()
+    assert "velocity_step" not in lazy.slots["w"]
+    touched = np.unique(np.concatenate([g.rows for g in grads]))
+    never = np.setdiff1d(np.arange(40), touched)
+    if "weight_decay" in option:  # the decay moves rows that never had a gradient
+        assert not np.array_equal(w_lazy[never], w0[never])
+
+
+def test_an_option_after_lazy_steps_first_applies_the_owed_decay(backend_in_use):
+    """Weight decay switched on over a lazily stepped velocity: the dense step catches the
+    velocity up first, as it does for a dense batch."""
+    rng = np.random.default_rng(12)
+    grads = [random_row_sparse(rng, 20, 5, np.float32, 4) for _ in range(20)]
+    w0 = rng.standard_normal((20, 5)).astype(np.float32)
+    lazy, dense = optimizers.RMSprop(0.01), optimizers.RMSprop(0.01)
+    w_lazy, w_dense = w0.copy(), w0.copy()
+    for step, g in enumerate(grads):
+        if step == 10:
+            lazy.weight_decay = dense.weight_decay = 0.05
+        lazy.apply([("w", w_lazy, g)])
+        dense.apply([("w", w_dense, g.toarray())])
+    np.testing.assert_allclose(w_lazy, w_dense, rtol=2e-6)
+    assert "velocity_step" not in lazy.slots["w"]
+
+
+@pytest.mark.parametrize("option", OPTION_FACTORIES)
+def test_an_option_gives_the_same_bits_on_both_backends(option):
+    pytest.importorskip("numba")
+    rng = np.random.default_rng(13)
+    grads = [(rng.standard_normal((8, 21)).astype(np.float32),
+              rng.standard_normal(21).astype(np.float32)) for _ in range(10)]
+    results = []
+    for name in ("numpy", "numba"):
+        with nn.use_backend(name):
+            opt = OPTION_FACTORIES[option]()
+            kernel = np.ones((8, 21), np.float32)
+            bias = np.zeros(21, np.float32)
+            for g_kernel, g_bias in grads:
+                opt.apply([("d/kernel", kernel, g_kernel.copy()), ("d/bias", bias, g_bias.copy())])
+            results.append(kernel.tobytes() + bias.tobytes())
+    assert results[0] == results[1]
+
+
+def test_clipping_leaves_the_layers_gradients_alone():
+    g = np.array([3.0, 4.0], np.float32)
+    w = np.zeros(2, np.float32)
+    optimizers.SGD(1.0, clipnorm=1.0).apply([("w", w, g)])
+    np.testing.assert_allclose(w, [-0.6, -0.8], rtol=1e-6)
+    assert g.tolist() == [3.0, 4.0]
+
+
+def test_global_clipnorm_scales_every_gradient_by_one_norm():
+    a, b = np.zeros(1, np.float32), np.zeros(1, np.float32)
+    optimizers.SGD(1.0, global_clipnorm=1.0).apply([("a", a, np.array([3.0], np.float32)),
+                                                    ("b", b, np.array([4.0], np.float32))])
+    np.testing.assert_allclose([a[0], b[0]], [-0.6, -0.8], rtol=1e-6)
+    small = np.zeros(1, np.float32)  # within the norm: unchanged
+    optimizers.SGD(1.0, global_clipnorm=10.0).apply([("s", small, np.array([3.0], np.float32))])
+    np.testing.assert_allclose(small, [-3.0], rtol=1e-6)
+
+
+def test_weight_decay_is_decoupled_from_the_gradient():
+    """w -= w * weight_decay * lr before the step: Adam's moments never see the decay."""
+    w = np.array([2.0, -4.0], np.float32)
+    opt = optimizers.Adam(learning_rate=0.1, weight_decay=0.5)
+    opt.apply([("w", w, np.zeros(2, np.float32))])
+    np.testing.assert_allclose(w, [2.0 * 0.95, -4.0 * 0.95], rtol=1e-6)
+    assert not opt.slots["w"]["m"].any() and not opt.slots["w"]["v"].any()
+
+
+def test_exclude_from_weight_decay_by_name_and_by_array():
+    kernel, bias, other = (np.ones(2, np.float32) for _ in range(3))
+    zero = np.zeros(2, np.float32)
+    opt = optimizers.SGD(1.0, weight_decay=0.5)
+    opt.exclude_from_weight_decay(var_list=[other], var_names=["bias"])
+    opt.apply([("dense/kernel", kernel, zero), ("dense/bias", bias, zero),
+               ("dense_1/other", other, zero)])
+    assert kernel.tolist() == [0.5, 0.5] and bias.tolist() == [1, 1] and other.tolist() == [1, 1]
+    # the array is remembered by its name, so the config (and a saved model) keeps it
+    config = opt.get_config()
+    assert config["exclude_from_weight_decay"] == ["bias", "^dense_1/other$"]
+    again = optimizers.from_config(config)
+    fresh = np.ones(2, np.float32)
+    again.apply([("dense_1/other", fresh, zero), ("dense_1/otherwise", kernel, zero)])
+    assert fresh.tolist() == [1, 1] and kernel.tolist() == [0.25, 0.25]
+
+
+def test_options_are_saved_and_loaded_with_the_model(backend_in_use, tmp_path):
+    x, y = wide_batches()
+    for opt in (optimizers.RMSprop(0.01, centered=True, momentum=0.5, clipnorm=1.0,
+                                   weight_decay=0.01),
+                optimizers.Adam(0.01, amsgrad=True, global_clipnorm=0.5, weight_decay=0.01),
+                optimizers.SGD(0.01, momentum=0.9, clipvalue=0.01)):
+        opt.exclude_from_weight_decay(var_names=["bias"])
+        a = wide_model(optimizer=opt)
+        a.fit(x, y, epochs=1, batch_size=16, verbose=0)
+        a.save(tmp_path / "m.npz")
+        b = models.load_model(tmp_path / "m.npz")
+        assert b.optimizer.get_config() == a.optimizer.get_config()
+        assert b.optimizer.get_config()["exclude_from_weight_decay"] == ["bias"]
+        assert set(b.optimizer.slots["dense/kernel"]) == set(opt.slot_names)
+        for model in (a, b):
+            model.fit(x, y, epochs=1, batch_size=16, verbose=0, shuffle=False)
+        for wa, wb in zip(a.get_weights(), b.get_weights(), strict=True):
+            assert wa.tobytes() == wb.tobytes()
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: optimizers.SGD(clipnorm=0), r"clipnorm must be a positive number; got 0; pass None"),
+    (lambda: optimizers.Adam(clipvalue=-1.0), r"clipvalue must be a positive number; got -1.0"),
+    (lambda: optimizers.RMSprop(global_clipnorm=float("nan")),
+     r"global_clipnorm must be a positive number; got nan"),
+    (lambda: optimizers.SGD(clipnorm=1.0, clipvalue=0.5),
+     r"only one of clipnorm, clipvalue and global_clipnorm can be set; got clipnorm=1.0, "
+     r"clipvalue=0.5"),
+    (lambda: optimizers.Adam(weight_decay=-0.1), r"weight_decay must be a number >= 0; got -0.1"),
+    (lambda: optimizers.RMSprop(weight_decay="0.1"), r"weight_decay must be a number >= 0"),
+    (lambda: optimizers.RMSprop(momentum=1.5), r"momentum must be in \[0, 1\]; got 1.5"),
+    (lambda: optimizers.RMSprop(momentum=-0.5), r"momentum must be in \[0, 1\]; got -0.5"),
+    (lambda: optimizers.Adam(beta_1=1.0), r"beta_1 must be in \[0, 1\); got 1.0"),
+    (lambda: optimizers.SGD().exclude_from_weight_decay(var_names=["("]),
+     r"var_names holds '\(', not a regular expression"),
+])
+def test_bad_option_values_are_refused(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_bad_exclusions_are_refused():
+    with pytest.raises(TypeError, match=r"var_names must be a list of strings, e.g. \['bias'\]; "
+                                        r"got 'bias'"):
+        optimizers.SGD().exclude_from_weight_decay(var_names="bias")
+    with pytest.raises(TypeError, match="var_list must be a list of parameter arrays"):
+        optimizers.SGD().exclude_from_weight_decay(var_list=["dense/bias"])
+    with pytest.raises(TypeError, match="unexpected keyword argument 'use_ema'"):
+        optimizers.Adam(use_ema=True)
