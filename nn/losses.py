@@ -213,12 +213,32 @@ class BinaryCrossentropy(ElementwiseLoss):
         inside = (p > EPSILON) & (p < 1 - EPSILON)
         return np.where(inside, (q - y) / (q * (1 - q)), 0).astype(p.dtype)
 
-    def __call__(self, y_true, y_pred, sample_weight=None):
+    def with_options(self, from_logits=None, label_smoothing=None):
+        """This loss, or a new one with the options given (None keeps this one's)."""
+        if from_logits is None and label_smoothing is None:
+            return self
+        return BinaryCrossentropy(
+            self.from_logits if from_logits is None else from_logits,
+            self.label_smoothing if label_smoothing is None else label_smoothing)
+
+    def __call__(self, y_true, y_pred, sample_weight=None, *, from_logits=None,
+                 label_smoothing=None):
+        """The loss; ``from_logits`` / ``label_smoothing`` given here (the function form,
+        ``binary_crossentropy(y, p, from_logits=True)``) replace this loss's for the call."""
+        loss = self.with_options(from_logits, label_smoothing)
+        if loss is not self:
+            return loss(y_true, y_pred, sample_weight)
         fast = backend.get().fused
         if (fast is not None and sample_weight is None and not self.from_logits
                 and not self.label_smoothing and fast.accepts(y_true, y_pred)):
             return float(fast.binary_crossentropy(y_true, y_pred, EPSILON))  # one compiled pass
         return super().__call__(y_true, y_pred, sample_weight)
+
+    def gradient(self, y_true, y_pred, sample_weight=None, *, from_logits=None,
+                 label_smoothing=None):
+        """dL/dp (dL/dz with ``from_logits``), the shape of ``y_pred``."""
+        loss = self.with_options(from_logits, label_smoothing)
+        return super(BinaryCrossentropy, loss).gradient(y_true, y_pred, sample_weight)
 
     # with p = sigmoid(z):  dL/dz = (p - y) / n   (c_i (p - y) / units with weights)
     def fused_gradient(self, y_true, y_pred, activation, sample_weight=None):

@@ -453,7 +453,7 @@ class Sequential:
             except (TypeError, ValueError) as e:
                 raise ValueError(f"bad optimizer settings ({e})") from e
             loss_name = config["loss"]["name"]
-            model.compile(optimizer=opt, loss=custom.get(loss_name, loss_name),
+            model.compile(optimizer=opt, loss=custom.get(loss_name, config["loss"]),
                           metrics=[custom.get(name, name) for name in config["metrics"]])
             opt.iterations = int(config.get("optimizer_iterations", 0))
         return model

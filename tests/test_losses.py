@@ -4,7 +4,7 @@ on both backends (`backend_in_use`) where the backend computes them."""
 import numpy as np
 import pytest
 
-from nn import activations, losses
+from nn import activations, losses, models
 
 
 @pytest.mark.parametrize("loss", [losses.binary_crossentropy, losses.mean_squared_error])
@@ -102,3 +102,142 @@ def test_sample_weight_that_does_not_fit_is_refused(backend_in_use):
             loss(y, p, sample_weight=[1.0, 2.0, 3.0])
         with pytest.raises(ValueError, match=r"sample_weight of shape \(3,\) does not fit"):
             loss.gradient(y, p, sample_weight=[1.0, 2.0, 3.0])
+
+
+# --- options: label smoothing and logits ---------------------------------------------------
+
+@pytest.mark.parametrize("loss", [losses.BinaryCrossentropy(label_smoothing=0.3),
+                                  losses.BinaryCrossentropy(from_logits=True),
+                                  losses.BinaryCrossentropy(from_logits=True,
+                                                            label_smoothing=0.1),
+                                  losses.mean_absolute_error], ids=repr)
+def test_option_gradient_matches_differences(backend_in_use, loss):
+    rng = np.random.default_rng(8)
+    y = (rng.random((6, 2)) > 0.5).astype(float)
+    p = rng.normal(0, 3, size=(6, 2)) if getattr(loss, "from_logits", False) \
+        else rng.uniform(0.05, 0.95, size=(6, 2))
+    numeric = _finite_differences(lambda q: loss(y, q), p)
+    np.testing.assert_allclose(loss.gradient(y, p), numeric, rtol=1e-6)
+
+
+def test_label_smoothing_is_the_loss_of_smoothed_labels(backend_in_use):
+    rng = np.random.default_rng(9)
+    y = (rng.random((5, 3)) > 0.5).astype(float)
+    p = rng.uniform(0.05, 0.95, size=(5, 3))
+    s = 0.2
+    smooth = losses.BinaryCrossentropy(label_smoothing=s)
+    assert smooth(y, p) == pytest.approx(losses.binary_crossentropy(y * (1 - s) + s / 2, p),
+                                         rel=1e-12)
+    np.testing.assert_allclose(smooth.gradient(y, p),
+                               losses.binary_crossentropy.gradient(y * (1 - s) + s / 2, p))
+
+
+def test_from_logits_is_the_loss_of_the_sigmoid_without_its_clip(backend_in_use):
+    z = np.array([[-30.0, -3.0, 0.0, 2.5, 40.0]])
+    y = np.array([[1.0, 0.0, 1.0, 1.0, 0.0]])
+    logits = losses.BinaryCrossentropy(from_logits=True)
+    p = activations.sigmoid.forward(z)
+    exact = np.logaddexp(0, np.where(y == 1, -z, z))  # -log sigmoid(z), -log(1 - sigmoid(z))
+    assert logits(y, z) == pytest.approx(np.mean(exact), rel=1e-12)
+    assert np.isfinite(logits(np.array([[1.0]]), np.array([[-1000.0]])))
+    # dL/dz = (sigmoid(z) - y) / n, finite at any z
+    np.testing.assert_allclose(logits.gradient(y, z), (p - y) / 5, rtol=1e-12, atol=1e-300)
+    assert logits.fused_gradient(y, z, activations.sigmoid) is None  # z is not a probability
+
+
+def test_function_form_takes_the_options(backend_in_use):
+    rng = np.random.default_rng(10)
+    y = (rng.random((4, 2)) > 0.5).astype(float)
+    z = rng.normal(size=(4, 2))
+    cls = losses.BinaryCrossentropy(from_logits=True, label_smoothing=0.1)
+    assert losses.binary_crossentropy(y, z, from_logits=True, label_smoothing=0.1) == cls(y, z)
+    np.testing.assert_array_equal(
+        losses.binary_crossentropy.gradient(y, z, from_logits=True, label_smoothing=0.1),
+        cls.gradient(y, z))
+    assert losses.binary_crossentropy.from_logits is False  # the shared instance is unchanged
+
+
+def test_mae_derivative_at_p_equal_y_is_zero_as_tensorflow():
+    y = np.array([[1.0, 2.0]])
+    p = np.array([[1.0, 3.0]])
+    np.testing.assert_array_equal(losses.mean_absolute_error.gradient(y, p), [[0.0, 0.5]])
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.5, "0.1", None, True])
+def test_bad_label_smoothing_is_refused(bad):
+    with pytest.raises(ValueError, match="label_smoothing must be a number in \\[0, 1\\]"):
+        losses.BinaryCrossentropy(label_smoothing=bad)
+
+
+def test_bad_from_logits_is_refused():
+    with pytest.raises(ValueError, match="from_logits must be True or False; got 'yes'"):
+        losses.BinaryCrossentropy(from_logits="yes")
+
+
+# --- shapes as Keras pairs them -------------------------------------------------------------
+
+def test_labels_n_with_predictions_n_by_1_are_n_samples(backend_in_use):
+    y = np.array([1.0, 0.0, 1.0, 0.0])
+    p = np.array([[0.9], [0.2], [0.3], [0.4]])
+    for loss in (losses.binary_crossentropy, losses.mean_squared_error,
+                 losses.mean_absolute_error):
+        assert loss(y, p) == pytest.approx(loss(y[:, None], p), rel=1e-15)
+        assert loss(p, y) == pytest.approx(loss(p, y[:, None]), rel=1e-15)
+        assert loss.gradient(y, p).shape == (4, 1)
+        assert loss.gradient(p.ravel(), y[:, None]).shape == (4, 1)
+        np.testing.assert_array_equal(loss.gradient(y, p), loss.gradient(y[:, None], p))
+
+
+@pytest.mark.parametrize("y_shape, p_shape", [((3, 1), (3, 3)), ((3,), (3, 3)),
+                                              ((3, 3), (3, 1)), ((4,), (4, 3))])
+def test_binary_crossentropy_refuses_shapes_that_differ(backend_in_use, y_shape, p_shape):
+    y, p = np.zeros(y_shape), np.full(p_shape, 0.5)
+    match = "binary_crossentropy needs y_true and y_pred of the same shape"
+    for f in (losses.binary_crossentropy, losses.binary_crossentropy.gradient):
+        with pytest.raises(ValueError, match=match):
+            f(y, p)
+    with pytest.raises(ValueError, match=match):
+        losses.binary_crossentropy.fused_gradient(y, p, activations.sigmoid)
+
+
+def test_regression_losses_broadcast_as_keras(backend_in_use):
+    rng = np.random.default_rng(11)
+    y, p = rng.normal(size=(3, 1)), rng.normal(size=(3, 3))
+    for loss in (losses.mean_squared_error, losses.mean_absolute_error):
+        assert loss(y, p) == pytest.approx(loss(np.repeat(y, 3, axis=1), p), rel=1e-15)
+        # y_pred broadcast along its axis of 1: the gradient sums over the copies
+        numeric = _finite_differences(lambda q: loss(p, q), y)
+        np.testing.assert_allclose(loss.gradient(p, y), numeric, rtol=1e-6)
+        with pytest.raises(ValueError, match=r"y_true of shape \(4,\) does not fit y_pred of "
+                                             r"shape \(4, 3\)"):
+            loss(np.zeros(4), np.zeros((4, 3)))
+
+
+# --- configs, names, save and load ----------------------------------------------------------
+
+def test_get_config_round_trips_the_options():
+    for loss in (losses.BinaryCrossentropy(from_logits=True, label_smoothing=0.25),
+                 losses.binary_crossentropy, losses.mean_absolute_error):
+        again = losses.get(loss.get_config())
+        assert type(again) is type(loss) and again.get_config() == loss.get_config()
+    assert losses.get({"name": "mse"}) is losses.mean_squared_error
+    assert losses.get("mae") is losses.get("mean_absolute_error") is losses.mean_absolute_error
+    with pytest.raises(ValueError, match="only \\['binary_crossentropy'\\] take"):
+        losses.get({"name": "mse", "from_logits": True})
+    with pytest.raises(ValueError, match="bad options in loss config"):
+        losses.get({"name": "binary_crossentropy", "axis": 0})
+
+
+@pytest.mark.parametrize("loss", [losses.BinaryCrossentropy(label_smoothing=0.1),
+                                  losses.BinaryCrossentropy(from_logits=True), "mae"],
+                         ids=str)
+def test_a_compiled_model_saves_and_loads_its_loss_options(tmp_path, make_mlp, loss):
+    activation = "linear" if getattr(loss, "from_logits", False) else "sigmoid"
+    model = make_mlp(hidden=(4,), input_dim=3, out_activation=activation)
+    model.compile(optimizer="rmsprop", loss=loss, metrics=["accuracy"])
+    model.save(tmp_path / "model.nn")
+    loaded = models.load_model(tmp_path / "model.nn")
+    assert loaded.loss.get_config() == losses.get(loss).get_config()
+    x = np.random.default_rng(0).normal(size=(8, 3)).astype("float32")
+    y = (x[:, :1] > 0).astype("float32")
+    assert loaded.evaluate(x, y, verbose=0) == model.evaluate(x, y, verbose=0)
