@@ -52,8 +52,8 @@ def aligned(y_true, y_pred, name, same_shape=False):
         raise ValueError(f"{name} needs arrays of at least one dimension (n_samples, ...); "
                          f"got y_pred of shape {p.shape}")
     if same_shape and y.shape != p.shape:
-        raise ValueError(f"{name} needs y_true and y_pred of the same shape (an axis of 1 at "
-                         f"the end may differ); got y_true {np.shape(y_true)} and y_pred "
+        raise ValueError(f"{name}: y_true and y_pred must have the same shape (an axis of 1 "
+                         f"at the end aside); got y_true {np.shape(y_true)} and y_pred "
                          f"{np.shape(y_pred)}")
     try:
         np.broadcast_shapes(y.shape, p.shape)
@@ -86,18 +86,6 @@ def reduce(values, sample_weight=None):
     return np.sum(v * w) / max(int(np.prod(shape)), 1)
 
 
-def reduce_gradient(values_shape, dtype, sample_weight):
-    """dL/dl for ``L = reduce(l, sample_weight)``: an array of ``values_shape`` (``w / n``
-    for one weight per sample)."""
-    v, w, shape = _weights(np.zeros(values_shape, dtype), sample_weight)
-    w = np.broadcast_to(w, shape)
-    # sum the weights each value was multiplied by back onto it
-    w = w.sum(axis=tuple(range(w.ndim - v.ndim)))
-    w = w.sum(axis=tuple(i for i, k in enumerate(v.shape) if k == 1 and w.shape[i] != 1),
-              keepdims=True)
-    return (w / max(int(np.prod(shape)), 1)).reshape(values_shape).astype(dtype, copy=False)
-
-
 def _sum_to_shape(g, shape):
     """``g`` summed over the axes that broadcasting added to an array of ``shape``."""
     if g.shape == shape:
@@ -105,6 +93,15 @@ def _sum_to_shape(g, shape):
     g = g.sum(axis=tuple(range(g.ndim - len(shape))))
     return g.sum(axis=tuple(i for i, k in enumerate(shape) if k == 1 and g.shape[i] != 1),
                  keepdims=True)
+
+
+def reduce_gradient(values_shape, dtype, sample_weight):
+    """dL/dl for ``L = reduce(l, sample_weight)``: an array of ``values_shape`` (``w / n``
+    for one weight per sample)."""
+    v, w, shape = _weights(np.zeros(values_shape, dtype), sample_weight)
+    # each value's weight, summed over the copies that broadcasting made of the value
+    c = _sum_to_shape(np.broadcast_to(w, shape), v.shape) / max(int(np.prod(shape)), 1)
+    return c.reshape(values_shape).astype(dtype, copy=False)
 
 
 class Loss:
@@ -231,7 +228,8 @@ class BinaryCrossentropy(ElementwiseLoss):
         fast = backend.get().fused
         if (fast is not None and sample_weight is None and not self.from_logits
                 and not self.label_smoothing and fast.accepts(y_true, y_pred)):
-            return float(fast.binary_crossentropy(y_true, y_pred, EPSILON))  # one compiled pass
+            # fast path: one compiled pass (no weights, logits or smoothing)
+            return float(fast.binary_crossentropy(y_true, y_pred, EPSILON))
         return super().__call__(y_true, y_pred, sample_weight)
 
     def gradient(self, y_true, y_pred, sample_weight=None, *, from_logits=None,

@@ -192,7 +192,7 @@ def test_labels_n_with_predictions_n_by_1_are_n_samples(backend_in_use):
                                               ((3, 3), (3, 1)), ((4,), (4, 3))])
 def test_binary_crossentropy_refuses_shapes_that_differ(backend_in_use, y_shape, p_shape):
     y, p = np.zeros(y_shape), np.full(p_shape, 0.5)
-    match = "binary_crossentropy needs y_true and y_pred of the same shape"
+    match = r"binary_crossentropy: y_true and y_pred must have the same shape .*; got y_true"
     for f in (losses.binary_crossentropy, losses.binary_crossentropy.gradient):
         with pytest.raises(ValueError, match=match):
             f(y, p)
@@ -241,3 +241,170 @@ def test_a_compiled_model_saves_and_loads_its_loss_options(tmp_path, make_mlp, l
     x = np.random.default_rng(0).normal(size=(8, 3)).astype("float32")
     y = (x[:, :1] > 0).astype("float32")
     assert loaded.evaluate(x, y, verbose=0) == model.evaluate(x, y, verbose=0)
+
+
+# --- Keras's golden values ------------------------------------------------------------------
+# Inputs, expected values and tolerances from keras/src/losses/losses_test.py (Keras 3.15);
+# Keras's assertAlmostEqual is to 3 decimals, assertAllClose to 1e-6.
+
+def almost(value, decimal=3):
+    return pytest.approx(value, abs=1.5 * 10 ** -decimal, rel=0)
+
+
+REG_Y = np.array([[1, 9, 2], [-5, -2, 6]])
+REG_P = np.array([[4, 8, 12], [8, 1, 3]], dtype="float32")
+
+
+@pytest.mark.parametrize("loss, unweighted, scalar, weighted, timestep", [
+    # MeanSquaredErrorTest::test_unweighted, test_scalar_weighted, test_sample_weighted,
+    # test_timestep_weighted
+    (losses.mean_squared_error, 49.5, 113.85, 767.8 / 6, 97.833336),
+    # MeanAbsoluteErrorTest::(the same four tests)
+    (losses.mean_absolute_error, 5.5, 12.65, 81.4 / 6, 13.833333)], ids=["mse", "mae"])
+def test_keras_regression_losses(backend_in_use, loss, unweighted, scalar, weighted, timestep):
+    assert loss(REG_Y, REG_P) == almost(unweighted)
+    assert loss(REG_Y, REG_P, sample_weight=2.3) == almost(scalar)
+    assert loss(REG_Y, REG_P, sample_weight=np.array([[1.2], [3.4]])) == almost(weighted)
+    assert loss(REG_Y.reshape(2, 3, 1), REG_P.reshape(2, 3, 1),
+                sample_weight=np.array([3, 6, 5, 0, 4, 2]).reshape(2, 3)) == almost(timestep)
+    # ::test_all_correct_unweighted, ::test_zero_weighted
+    assert loss(REG_P, REG_P) == almost(0.0)
+    assert loss(REG_Y, REG_P, sample_weight=0) == almost(0.0)
+
+
+def test_keras_mse_function_reduces_the_last_axis(backend_in_use):
+    # MeanSquaredErrorTest::test_base_function_reduction: labels (3,) with predictions (3, 1)
+    # are 3 samples (nn's function form returns their mean: Keras's values' mean)
+    y, p = np.array([4, 8, 12]), np.array([[3], [0], [1]])
+    assert losses.mean_squared_error(y, p) == pytest.approx((1 + 64 + 121) / 3, rel=1e-15)
+
+
+BCE_Y = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1]], dtype="float32")
+BCE_Y2, BCE_P2 = np.array([1, 0, 1, 0]).reshape(2, 2), \
+    np.array([1, 1, 1, 0], dtype="float32").reshape(2, 2)
+BCE_YL, BCE_Z = np.array([[1, 0, 1], [0, 1, 1]]), \
+    np.array([[10.0, -10.0, 10.0], [10.0, 10.0, -10.0]])
+
+
+def test_keras_binary_crossentropy_all_correct(backend_in_use):
+    # BinaryCrossentropyTest::test_all_correct_unweighted
+    assert losses.BinaryCrossentropy()(BCE_Y, BCE_Y) == almost(0.0)
+    z = np.where(BCE_Y == 1, 10.0, -10.0)
+    assert losses.BinaryCrossentropy(from_logits=True)(BCE_Y, z) == almost(0.0)
+
+
+def test_keras_binary_crossentropy_unweighted(backend_in_use):
+    # BinaryCrossentropyTest::test_unweighted
+    p = np.array([[0.9, 0.1, 0.2], [0.3, 0.8, 0.1], [0.1, 0.2, 0.7]], dtype="float32")
+    assert losses.BinaryCrossentropy()(BCE_Y, p) == pytest.approx(0.20046903, abs=1e-6,
+                                                                  rel=1e-6)
+    assert losses.BinaryCrossentropy()(BCE_Y2, BCE_P2) == almost(3.98559)
+    assert losses.BinaryCrossentropy(from_logits=True)(BCE_YL, BCE_Z) == almost(3.3333)
+
+
+def test_keras_binary_crossentropy_weighted(backend_in_use):
+    # BinaryCrossentropyTest::test_scalar_weighted
+    assert losses.BinaryCrossentropy()(BCE_Y2, BCE_P2, sample_weight=2.3) == almost(9.1668)
+    logits = losses.BinaryCrossentropy(from_logits=True)
+    assert logits(BCE_YL, BCE_Z, sample_weight=2.3) == almost(7.666)
+    # BinaryCrossentropyTest::test_sample_weighted
+    assert losses.BinaryCrossentropy()(BCE_Y2, BCE_P2, sample_weight=np.array([[1.2], [3.4]])) \
+        == almost(4.7827)
+    assert logits(BCE_YL, BCE_Z, sample_weight=np.array([4, 3])) == almost(10.0)
+
+
+def test_keras_binary_crossentropy_label_smoothing(backend_in_use):
+    # BinaryCrossentropyTest::test_label_smoothing
+    loss = losses.BinaryCrossentropy(from_logits=True, label_smoothing=0.1)
+    assert loss(np.array([[1, 0, 1]]), np.array([[10.0, -10.0, -10.0]])) \
+        == almost((10.0 + 5.0 * 0.1) / 3.0)
+
+
+def test_keras_binary_crossentropy_shape_mismatch(backend_in_use):
+    # BinaryCrossentropyTest::test_shape_mismatch (Keras: "must have the same shape")
+    p = np.array([[0.9, 0.05, 0.05], [0.5, 0.89, 0.6], [0.05, 0.01, 0.94]])
+    with pytest.raises(ValueError, match="must have the same shape"):
+        losses.BinaryCrossentropy()(np.array([[0], [1], [2]]), p)
+
+
+# --- live cross-checks against installed Keras 3 --------------------------------------------
+
+@pytest.fixture(scope="session")
+def keras():
+    """Keras 3 on TensorFlow, imported once; the live checks skip where it is not installed."""
+    keras = pytest.importorskip("keras")
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip(f"the live checks compare with Keras on TensorFlow; this Keras runs on "
+                    f"{keras.backend.backend()}")
+    return keras
+
+
+def _keras_loss(keras, loss, dtype="float32"):
+    if isinstance(loss, losses.BinaryCrossentropy):
+        return keras.losses.BinaryCrossentropy(from_logits=loss.from_logits,
+                                               label_smoothing=loss.label_smoothing,
+                                               dtype=dtype)
+    return {"mean_squared_error": keras.losses.MeanSquaredError,
+            "mean_absolute_error": keras.losses.MeanAbsoluteError}[loss.name](dtype=dtype)
+
+
+LIVE_LOSSES = [losses.binary_crossentropy, losses.BinaryCrossentropy(label_smoothing=0.1),
+               losses.BinaryCrossentropy(from_logits=True),
+               losses.BinaryCrossentropy(from_logits=True, label_smoothing=0.3),
+               losses.mean_squared_error, losses.mean_absolute_error]
+
+
+def _live_inputs(loss, rng, shape=(16, 3), dtype="float32"):
+    y = (rng.random(shape) > 0.5).astype(dtype)
+    if getattr(loss, "from_logits", False):
+        p = rng.normal(0, 8, size=shape).astype(dtype)
+    else:
+        p = rng.random(shape).astype(dtype)
+        p.flat[:4] = [0.0, 1.0, 1e-9, 1 - 1e-9]  # the clip at work
+        p.flat[4] = y.flat[4]  # |p - y| at its kink
+    return y, p
+
+
+@pytest.mark.parametrize("weights", [None, "per sample", "column", "number"])
+@pytest.mark.parametrize("loss", LIVE_LOSSES, ids=repr)
+def test_live_loss_values(backend_in_use, keras, loss, weights):
+    rng = np.random.default_rng(12)
+    y, p = _live_inputs(loss, rng)
+    w = {None: None, "per sample": rng.uniform(0, 3, 16).astype("float32"),
+         "column": rng.uniform(0, 3, (16, 1)).astype("float32"), "number": 2.5}[weights]
+    theirs = float(_keras_loss(keras, loss)(y, p, sample_weight=w))
+    assert loss(y, p, sample_weight=w) == pytest.approx(theirs, rel=2e-6)
+
+
+@pytest.mark.parametrize("loss", LIVE_LOSSES, ids=repr)
+def test_live_loss_gradients(backend_in_use, keras, loss):
+    tf = pytest.importorskip("tensorflow")
+    rng = np.random.default_rng(13)
+    y, p = _live_inputs(loss, rng, shape=(8, 2), dtype="float64")
+    p.flat[:4] = 0.5 if not getattr(loss, "from_logits", False) else p.flat[:4]  # no clip edge
+    w = rng.uniform(0, 3, 8)
+    for sample_weight in (None, w):
+        variable = tf.Variable(p)
+        with tf.GradientTape() as tape:
+            value = _keras_loss(keras, loss, "float64")(y, variable, sample_weight=sample_weight)
+        np.testing.assert_allclose(loss.gradient(y, p, sample_weight=sample_weight),
+                                   tape.gradient(value, variable).numpy(),
+                                   rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("y_shape, p_shape", [((4,), (4, 1)), ((4, 1), (4,)), ((3, 1), (3, 3)),
+                                              ((3,), (3, 3)), ((3, 3), (3, 1)),
+                                              ((4,), (4, 3)), ((5,), (5,))])
+@pytest.mark.parametrize("loss", [losses.binary_crossentropy, losses.mean_squared_error,
+                                  losses.mean_absolute_error], ids=repr)
+def test_live_shapes(backend_in_use, keras, loss, y_shape, p_shape):
+    rng = np.random.default_rng(14)
+    y = (rng.random(y_shape) > 0.5).astype("float32")
+    p = rng.random(p_shape).astype("float32")
+    try:
+        theirs = float(_keras_loss(keras, loss)(y, p))
+    except Exception:  # Keras refuses the pair (a ValueError, or TensorFlow's own error)
+        with pytest.raises(ValueError, match=r"\(.*\).*\(.*\)"):  # naming both shapes
+            loss(y, p)
+        return
+    assert loss(y, p) == pytest.approx(theirs, rel=2e-6)

@@ -107,3 +107,51 @@ def test_keras_regression_metrics(backend_in_use, fn):
     assert _mean(fn, [(REG_Y, REG_P, None)]) == pytest.approx(0.5, abs=1e-5)
     w = np.array([1.0, 1.5, 2.0, 2.5])
     assert _mean(fn, [(REG_Y, REG_P, w)]) == pytest.approx(0.54285, abs=1e-5)
+
+
+# --- live cross-checks against installed Keras 3 --------------------------------------------
+
+@pytest.fixture(scope="session")
+def keras():
+    """Keras 3, imported once; the live checks skip where it is not installed."""
+    return pytest.importorskip("keras")
+
+
+LIVE = {"binary_accuracy": (metrics.binary_accuracy, "BinaryAccuracy"),
+        "mean_squared_error": (metrics.mean_squared_error, "MeanSquaredError"),
+        "mean_absolute_error": (metrics.mean_absolute_error, "MeanAbsoluteError")}
+
+
+@pytest.mark.parametrize("weights", [None, "per sample", "column"])
+@pytest.mark.parametrize("name", sorted(LIVE))
+def test_live_metrics_over_batches(backend_in_use, keras, name, weights):
+    fn, keras_class = LIVE[name]
+    rng = np.random.default_rng(2)
+    theirs = getattr(keras.metrics, keras_class)()
+    batches = []
+    for n, units in ((7, 3), (5, 3), (1, 3)):
+        y = (rng.random((n, units)) > 0.5).astype("float32")
+        p = rng.random((n, units)).astype("float32")
+        w = {None: None, "per sample": rng.uniform(0, 2, n).astype("float32"),
+             "column": rng.uniform(0, 2, (n, 1)).astype("float32")}[weights]
+        theirs.update_state(y, p, sample_weight=w)
+        batches.append((y, p, w))
+    assert _mean(fn, batches) == pytest.approx(float(theirs.result()), rel=1e-6)
+
+
+@pytest.mark.parametrize("y_shape, p_shape", [((4,), (4, 1)), ((4, 1), (4,)), ((3, 1), (3, 3)),
+                                              ((3, 3), (3, 1)), ((4,), (4, 3))])
+@pytest.mark.parametrize("name", sorted(LIVE))
+def test_live_metric_shapes(backend_in_use, keras, name, y_shape, p_shape):
+    fn, keras_class = LIVE[name]
+    rng = np.random.default_rng(3)
+    y = (rng.random(y_shape) > 0.5).astype("float32")
+    p = rng.random(p_shape).astype("float32")
+    theirs = getattr(keras.metrics, keras_class)()
+    try:
+        theirs.update_state(y, p)
+    except Exception:  # Keras refuses the pair
+        with pytest.raises(ValueError, match=r"\(.*\).*\(.*\)"):  # naming both shapes
+            fn(y, p)
+        return
+    assert _mean(fn, [(y, p, None)]) == pytest.approx(float(theirs.result()), rel=1e-6)
