@@ -84,23 +84,28 @@ class GradcheckReport:
         return "\n".join(lines)
 
 
-def backprop_gradients(model, x, y):
+def backprop_gradients(model, x, y, sample_weight=None):
     """The gradients backprop computes for one batch, ``{"dense/kernel": dW, ...}``, as
-    dense arrays (a sparse input's row-sparse kernel gradient is densified). ``x`` and
-    ``y`` are checked as `fit` checks them (a 1-D ``y`` becomes a column)."""
-    return _backprop(model, *_checked(model, x, y, "backprop_gradients"))
+    dense arrays (a sparse input's row-sparse kernel gradient is densified). ``x``, ``y``
+    and ``sample_weight`` are checked as `fit` checks them (a 1-D ``y`` becomes a column)."""
+    return _backprop(model, *_checked(model, x, y, sample_weight, "backprop_gradients"))
 
 
-def _checked(model, x, y, what):
-    """(x, y) checked as `fit` checks them, x as one batch in the model's dtype."""
+def _checked(model, x, y, sample_weight, what):
+    """(x, y, sample_weight) checked as `fit` checks them, x as one batch in the model's
+    dtype."""
     model._check_compiled(what)
     x, y = model._check_data(x, y, "x", "y")
-    return ops.slice_rows(x, 0, len(y), model.dtype), y
+    sample_weight = model._check_weights(sample_weight, None, y)
+    return ops.slice_rows(x, 0, len(y), model.dtype), y, sample_weight
 
 
-def _backprop(model, x, y):
+def _backprop(model, x, y, sample_weight=None):
     p = model._forward(x, training=True)
-    model._backward(y, p)
+    if sample_weight is None:
+        model._backward(y, p)
+    else:
+        model._backward(y, p, sample_weight)
     return {key: np.array(g) for key, _, g in model._named_params()}
 
 
@@ -126,7 +131,7 @@ def _worst(errors):
     return float(errors.max()) if errors.size else float("nan")
 
 
-def check_gradients(model, x, y, max_entries=64, eps=None, seed=0):
+def check_gradients(model, x, y, max_entries=64, eps=None, seed=0, sample_weight=None):
     """Compare backprop gradients of a compiled model on (x, y) with central differences.
 
     Parameters
@@ -140,6 +145,8 @@ def check_gradients(model, x, y, max_entries=64, eps=None, seed=0):
         Step h; default 1e-4 for float64 models, 1e-2 for float32.
     seed : int
         Seed for choosing the entries.
+    sample_weight : array (n_samples,), optional
+        Weights of the samples: the weighted loss (as `fit` computes it) is differentiated.
 
     Returns
     -------
@@ -150,10 +157,10 @@ def check_gradients(model, x, y, max_entries=64, eps=None, seed=0):
         (NaN if there are none), ``max_abs_error_at_kinks`` and ``max_rel_error_at_kinks``
         (0 if there are no kinks).
     """
-    x, y = _checked(model, x, y, "check_gradients")
+    x, y, sample_weight = _checked(model, x, y, sample_weight, "check_gradients")
     if eps is None:
         eps = 1e-4 if model.dtype == np.float64 else 1e-2
-    analytic = _backprop(model, x, y)
+    analytic = _backprop(model, x, y, sample_weight)
     at_w = relu_patterns(model)  # the patterns of backprop's own forward pass
     caches = [(layer._x, layer._a) for layer in model.layers]
     rng = np.random.default_rng(seed)
@@ -162,7 +169,7 @@ def check_gradients(model, x, y, max_entries=64, eps=None, seed=0):
         """L at the current weights, and whether any ReLU unit differs from its state at w."""
         p = model._forward(x, training=True)
         flip = any(np.any(a != a0) for a, a0 in zip(relu_patterns(model), at_w))
-        return model.loss(y, p), flip
+        return model._loss_value(y, p, sample_weight), flip
 
     rows = []
     for key, w, _ in model._named_params():

@@ -182,3 +182,62 @@ def check_verbose(verbose):
     if not isinstance(verbose, numbers.Real) or verbose not in (0, 1, 2):
         raise ValueError(f"verbose must be 0, 1 or 2; got {verbose!r}")
     return verbose
+
+
+def prepare_sample_weight(sample_weight, n_samples, dtype, name="sample_weight"):
+    """``sample_weight`` as a (n_samples,) array of ``dtype``, or None when it is None.
+
+    One weight per sample, shape (n_samples,) or (n_samples, 1), finite and not negative;
+    anything else is a ValueError or TypeError naming the bad value.
+    """
+    if sample_weight is None:
+        return None
+    w = _as_array(sample_weight, name)
+    if w.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold numbers; got dtype {w.dtype}")
+    if w.ndim == 2 and w.shape[1] == 1:
+        w = w[:, 0]
+    if w.ndim != 1:
+        raise ValueError(f"{name} must hold one weight per sample, shape ({n_samples},); "
+                         f"got shape {w.shape}")
+    if len(w) != n_samples:
+        raise ValueError(f"x and {name} must have the same number of samples; got "
+                         f"{n_samples} in x and {len(w)} in {name}")
+    check_finite(w, name, dtype, fix="weights must be finite numbers, 0 or more")
+    negative = np.flatnonzero(w < 0)
+    if negative.size:
+        i = negative[0]
+        raise ValueError(f"{name} holds {w[i].item()!r} at index {i}; weights must be 0 or "
+                         "more (0 leaves a sample out)")
+    return w.astype(dtype, copy=False)
+
+
+def class_sample_weights(class_weight, y, dtype):
+    """The weight of each sample's class: ``class_weight[c_i]`` as a (n_samples,) array.
+
+    ``y`` is (n_samples, units): the class of a sample is its label rounded to an integer
+    when ``units`` is 1, the index of its largest label otherwise (Keras's rule, in
+    keras/src/trainers/data_adapters/data_adapter_utils.py). ``class_weight`` maps integer
+    classes to finite weights, 0 or more, and must name every class that occurs: Keras 3
+    would weight a class it lacks by 1.0; here that is a ValueError.
+    """
+    if not isinstance(class_weight, dict):
+        raise TypeError(f"class_weight must be a dict {{class: weight}}, e.g. "
+                        f"{{0: 1.0, 1: 3.0}}; got {type(class_weight).__name__}")
+    for c, w in class_weight.items():
+        if isinstance(c, bool) or not isinstance(c, numbers.Integral):
+            raise TypeError(f"class_weight keys must be integer classes; got {c!r}")
+        if isinstance(w, bool) or not isinstance(w, numbers.Real) or not np.isfinite(w) \
+                or w < 0:
+            raise ValueError(f"class_weight[{c}] must be a finite number, 0 or more; got {w!r}")
+    classes = np.argmax(y, axis=1) if y.shape[1] != 1 else np.round(y[:, 0]).astype(np.int64)
+    table = dict(class_weight)
+    missing = sorted(set(np.unique(classes).tolist()) - set(table))
+    if missing:
+        i = int(np.flatnonzero(classes == missing[0])[0])
+        raise ValueError(f"class_weight has no weight for class {missing[0]} (the class of "
+                         f"sample {i}); it has {sorted(table)}. Give every class a weight, "
+                         "e.g. {0: 1.0, 1: 3.0} (Keras 3 would silently weight it 1.0)")
+    keys = np.array(sorted(table))
+    weights = np.array([table[k] for k in keys], dtype=dtype)
+    return weights[np.searchsorted(keys, classes)]

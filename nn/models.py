@@ -9,6 +9,7 @@ Randomness (initial weights, shuffling) comes only from the model's own
 ``np.random.Generator``, seeded by ``seed=``: the same seed gives bitwise the same run.
 """
 
+import inspect
 import warnings
 
 import numpy as np
@@ -45,6 +46,8 @@ class Sequential:
         self.optimizer = None
         self.loss = None
         self.metrics = []
+        self.weighted_metrics = []
+        self._weighted_metric_names = []
         self.stop_training = False
         self.history = None
         for layer in layers or []:
@@ -113,8 +116,13 @@ class Sequential:
         print_fn("Non-trainable params: 0")
         print_fn(line)
 
-    def compile(self, optimizer="rmsprop", loss=None, metrics=None):
-        """Choose the optimizer, the loss and the metrics reported during training."""
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, weighted_metrics=None):
+        """Choose the optimizer, the loss and the metrics reported during training.
+
+        As in Keras 3, ``metrics`` ignore sample and class weights; ``weighted_metrics``
+        are their weighted means ``sum(w m) / sum(w)`` (the plain means without weights).
+        A weighted metric named like one in ``metrics`` is logged as ``weighted_<name>``.
+        """
         if loss is None:
             raise ValueError("compile() needs a loss, e.g. loss='binary_crossentropy'")
         self.optimizer = optimizers.get(optimizer)
@@ -122,7 +130,14 @@ class Sequential:
         if isinstance(metrics, (str, bytes)) or callable(metrics):
             metrics = [metrics]
         self.metrics = [metrics_mod.get(m) for m in metrics or []]
-        names = [self.loss_name] + [name for name, _ in self.metrics]
+        if isinstance(weighted_metrics, (str, bytes)) or callable(weighted_metrics):
+            weighted_metrics = [weighted_metrics]
+        given = [metrics_mod.get(m) for m in weighted_metrics or []]
+        self._weighted_metric_names = [name for name, _ in given]  # for get_config
+        plain = {name for name, _ in self.metrics}
+        self.weighted_metrics = [(f"weighted_{name}" if name in plain else name, fn)
+                                 for name, fn in given]
+        names = [self.loss_name] + [name for name, _ in self.metrics + self.weighted_metrics]
         if len(set(names)) != len(names):
             raise ValueError(f"metric names must be unique; got {names}")
 
@@ -134,14 +149,17 @@ class Sequential:
             x = layer.forward(x, training=training)
         return x
 
-    def _backward(self, y, p):
-        """Store every layer's gradients for the batch whose outputs were ``p``."""
+    def _backward(self, y, p, sample_weight=None):
+        """Store every layer's gradients for the batch whose outputs were ``p`` (and whose
+        samples weigh ``sample_weight``, (batch,), if given)."""
         last, deep = self.layers[-1], len(self.layers) > 1
-        dz = self.loss.fused_gradient(y, p, last.activation)
+        # Without weights the loss is called as before weights existed (custom losses too).
+        w = {} if sample_weight is None else {"sample_weight": sample_weight}
+        dz = self.loss.fused_gradient(y, p, last.activation, **w)
         if dz is not None:  # sigmoid + crossentropy: start from dL/dz = (p - y) / n
             da = last.backward_from_dz(dz, need_dx=deep)
         else:               # otherwise from dL/dp, through the output activation
-            da = last.backward(self.loss.gradient(y, p), need_dx=deep)
+            da = last.backward(self.loss.gradient(y, p, **w), need_dx=deep)
         # da is dL/da of the layer below: each layer's dL/dx is its input's dL/da.
         for i in range(len(self.layers) - 2, -1, -1):
             # The first layer's dL/dx would be (batch, n_features) and is never used.
@@ -151,17 +169,27 @@ class Sequential:
         return [(f"{layer.name}/{key}", layer.params[key], layer.grads[key])
                 for layer in self.layers for key in layer.params]
 
-    def _train_step(self, x, y):
+    def _train_step(self, x, y, sample_weight=None):
         p = self._forward(x, training=True)
-        loss_value = self.loss(y, p)
-        self._backward(y, p)
+        loss_value = self._loss_value(y, p, sample_weight)
+        self._backward(y, p, sample_weight)
         self.optimizer.apply(self._named_params())
         return loss_value, p
 
-    def train_on_batch(self, x, y):
-        """One gradient step on one batch; returns the batch loss (before the step)."""
-        x, y = self._check_data(x, y, "x", "y")
-        return self._train_step(ops.slice_rows(x, 0, len(y), self.dtype), y)[0]
+    def _loss_value(self, y, p, sample_weight):
+        """The batch loss: ``sum(w_i l_i) / batch`` with weights, the mean without."""
+        if sample_weight is None:
+            return self.loss(y, p)
+        return self.loss(y, p, sample_weight=sample_weight)
+
+    def train_on_batch(self, x, y, sample_weight=None, class_weight=None):
+        """One gradient step on one batch; returns the batch loss (before the step).
+        ``sample_weight`` and ``class_weight`` as in `fit`."""
+        x, y = self._check_data(x, y, "x", "y", build=False)
+        sample_weight = self._check_weights(sample_weight, class_weight, y)
+        if not self.built:
+            self.build(x.shape[1])
+        return self._train_step(ops.slice_rows(x, 0, len(y), self.dtype), y, sample_weight)[0]
 
     # -------------------------------------------------------------- checks
     def _check_compiled(self, what):
@@ -190,6 +218,25 @@ class Sequential:
             self.build(x.shape[1])
         return x, y
 
+    def _check_weights(self, sample_weight, class_weight, y, name="sample_weight"):
+        """The weight of each sample, (n_samples,), from ``sample_weight`` or from
+        ``class_weight`` and the labels ``y``; None when both are None."""
+        if class_weight is not None:
+            if sample_weight is not None:
+                raise ValueError("pass sample_weight or class_weight, not both (as in Keras)")
+            weights = inputs.class_sample_weights(class_weight, y, self.dtype)
+        else:
+            weights = inputs.prepare_sample_weight(sample_weight, len(y), self.dtype, name)
+        if weights is not None:
+            for method in ("__call__", "gradient"):
+                params = inspect.signature(getattr(self.loss, method)).parameters
+                if "sample_weight" not in params and not any(
+                        p.kind is p.VAR_KEYWORD for p in params.values()):
+                    raise TypeError(f"the loss {self.loss!r} takes no sample weights: give its "
+                                    f"{method}() a sample_weight=None argument, or train "
+                                    "without sample_weight / class_weight")
+        return weights
+
     def _warn_if_not_finite(self, what, value):
         """A RuntimeWarning when outputs or a loss came out NaN or infinite, saying why."""
         if np.all(np.isfinite(value)):
@@ -203,12 +250,22 @@ class Sequential:
 
     # ----------------------------------------------------------- training
     def fit(self, x, y, batch_size=32, epochs=1, verbose=1, validation_data=None,
-            validation_split=0.0, shuffle=True, callbacks=None, initial_epoch=0):
+            validation_split=0.0, shuffle=True, callbacks=None, initial_epoch=0,
+            class_weight=None, sample_weight=None):
         """Train for ``epochs`` passes over (x, y) in shuffled mini-batches.
 
         ``x`` is (n_samples, n_features), dense or sparse; ``y`` is (n_samples,) or
         (n_samples, units). ``validation_split`` holds out the *last* fraction of the data,
         before any shuffling, as Keras does. Returns a `History`.
+
+        Weights, as Keras 3 applies them: ``sample_weight`` (n_samples,) multiplies each
+        sample's loss, and a batch's loss is ``sum(w_i l_i) / batch_size`` (its samples'
+        count, not their weights' sum); ``class_weight`` ``{class: weight}`` gives each sample
+        the weight of its label's class (one or the other, not both). The epoch's loss is the
+        mean of the batch losses, weighted by batch size; compile's ``weighted_metrics`` are
+        weighted means ``sum(w m) / sum(w)``, its ``metrics`` ignore the weights. Validation
+        is unweighted unless ``validation_data`` is ``(x_val, y_val, val_sample_weight)`` or
+        ``validation_split`` holds out part of ``sample_weight`` with the data.
         """
         self._check_compiled("fit")
         batch_size = inputs.check_batch_size(batch_size)
@@ -221,6 +278,10 @@ class Sequential:
         # Check everything before building the model: a refused fit changes nothing.
         x, y = self._check_data(x, y, "x", "y", build=False)
         n_features = x.shape[1]
+        w = self._check_weights(sample_weight, None, y)
+        if class_weight is not None and w is not None:
+            raise ValueError("pass sample_weight or class_weight, not both (as in Keras)")
+        w_val = None
         if validation_data is not None and validation_split:
             raise ValueError("pass validation_data or validation_split, not both")
         if validation_split:
@@ -230,13 +291,22 @@ class Sequential:
                                  f"{split} training and {len(y) - split} validation samples")
             x, x_val = ops.slice_rows(x, 0, split, None), ops.slice_rows(x, split, len(y), None)
             y, y_val = y[:split], y[split:]
+            if w is not None:
+                w, w_val = w[:split], w[split:]
         elif validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-                raise ValueError("validation_data must be a tuple (x_val, y_val)")
-            x_val, y_val = self._check_data(*validation_data, "validation x", "validation y",
-                                            n_features=n_features, build=False)
+            if (not isinstance(validation_data, (tuple, list))
+                    or len(validation_data) not in (2, 3)):
+                raise ValueError("validation_data must be a tuple (x_val, y_val) or "
+                                 "(x_val, y_val, val_sample_weight)")
+            x_val, y_val = self._check_data(*validation_data[:2], "validation x",
+                                            "validation y", n_features=n_features, build=False)
+            if len(validation_data) == 3:
+                w_val = self._check_weights(validation_data[2], None, y_val,
+                                            "validation sample_weight")
         else:
             x_val = y_val = None
+        if class_weight is not None:  # from the training labels only, as Keras
+            w = self._check_weights(None, class_weight, y)
         history = History()
         cbs = CallbackList([history, *callbacks], self)
         if not self.built:
@@ -253,9 +323,9 @@ class Sequential:
             if verbose:
                 print(f"Epoch {epoch + 1}/{epochs}")
             progbar = Progbar(len(y), verbose)
-            logs = self._run_epoch(x, y, batch_size, shuffle, progbar, cbs)
+            logs = self._run_epoch(x, y, batch_size, shuffle, progbar, cbs, w)
             if y_val is not None:
-                val = self._evaluate(x_val, y_val, batch_size, None)
+                val = self._evaluate(x_val, y_val, batch_size, None, w_val)
                 logs.update({f"val_{k}": v for k, v in val.items()})
             if not np.isfinite(logs["loss"]):
                 warnings.warn(f"the training loss became {logs['loss']} in epoch {epoch + 1}: "
@@ -267,19 +337,21 @@ class Sequential:
         cbs.call("on_train_end", {})
         return self.history
 
-    def _run_epoch(self, x, y, batch_size, shuffle, progbar, cbs):
+    def _run_epoch(self, x, y, batch_size, shuffle, progbar, cbs, sample_weight=None):
         n = len(y)
         order = self.rng.permutation(n) if shuffle else None
-        means = RunningMeans(self.metrics)
+        means = RunningMeans(self.metrics, self.weighted_metrics)
         for batch, start in enumerate(range(0, n, batch_size)):
             stop = min(start + batch_size, n)
             if shuffle:
                 rows = order[start:stop]
                 xb, yb = ops.take_rows(x, rows, self.dtype), y[rows]
+                wb = sample_weight[rows] if sample_weight is not None else None
             else:
                 xb, yb = ops.slice_rows(x, start, stop, self.dtype), y[start:stop]
-            loss_value, p = self._train_step(xb, yb)
-            means.add(loss_value, yb, p)
+                wb = sample_weight[start:stop] if sample_weight is not None else None
+            loss_value, p = self._train_step(xb, yb, wb)
+            means.add(loss_value, yb, p, wb)
             progbar.update(stop, means.result)
             cbs.call("on_train_batch_end", batch, {"loss": loss_value})
             if self.stop_training:
@@ -287,25 +359,30 @@ class Sequential:
         return means.result()
 
     # ---------------------------------------------------------- inference
-    def evaluate(self, x, y, batch_size=32, verbose=1):
-        """Mean loss and metrics over (x, y): ``[loss, *metrics]``, or the loss alone when
-        the model has no metrics."""
+    def evaluate(self, x, y, batch_size=32, verbose=1, sample_weight=None):
+        """Mean loss and metrics over (x, y): ``[loss, *metrics, *weighted_metrics]``, or the
+        loss alone when the model has no metrics. With ``sample_weight`` (n_samples,), each batch's loss is
+        ``sum(w_i l_i) / batch_size`` and the weighted metrics weighted means, as in `fit`."""
         self._check_compiled("evaluate")
         batch_size = inputs.check_batch_size(batch_size)
         verbose = inputs.check_verbose(verbose)
-        x, y = self._check_data(x, y, "x", "y")
-        logs = self._evaluate(x, y, batch_size, Progbar(len(y), verbose))
+        x, y = self._check_data(x, y, "x", "y", build=False)
+        sample_weight = self._check_weights(sample_weight, None, y)
+        if not self.built:
+            self.build(x.shape[1])
+        logs = self._evaluate(x, y, batch_size, Progbar(len(y), verbose), sample_weight)
         self._warn_if_not_finite("the evaluate loss", logs["loss"])
         values = list(logs.values())
-        return values if self.metrics else values[0]
+        return values if len(values) > 1 else values[0]
 
-    def _evaluate(self, x, y, batch_size, progbar):
-        means = RunningMeans(self.metrics)
+    def _evaluate(self, x, y, batch_size, progbar, sample_weight=None):
+        means = RunningMeans(self.metrics, self.weighted_metrics)
         for start in range(0, len(y), batch_size):
             stop = min(start + batch_size, len(y))
             yb = y[start:stop]
+            wb = sample_weight[start:stop] if sample_weight is not None else None
             p = self._forward(ops.slice_rows(x, start, stop, self.dtype))
-            means.add(self.loss(yb, p), yb, p)
+            means.add(self._loss_value(yb, p, wb), yb, p, wb)
             if progbar is not None:
                 progbar.update(stop, means.result)
         logs = means.result()
@@ -417,7 +494,8 @@ class Sequential:
             {"model": {"name": ..., "seed": ..., "dtype": ...},
              "layers": [{"class": "Dense", "config": <layer.get_config()>}, ...],
              "optimizer": <optimizer.get_config()> or None, "optimizer_iterations": int,
-             "loss": <loss.get_config()> or None, "metrics": [name, ...]}
+             "loss": <loss.get_config()> or None, "metrics": [name, ...],
+             "weighted_metrics": [name, ...]}
 
         Weights and optimizer slots are not in it (`save` writes them beside it)."""
         return {
@@ -428,6 +506,7 @@ class Sequential:
             "optimizer_iterations": self.optimizer.iterations if self.optimizer else 0,
             "loss": self.loss.get_config() if self.loss is not None else None,
             "metrics": [name for name, _ in self.metrics],
+            "weighted_metrics": list(self._weighted_metric_names),
         }
 
     @classmethod
@@ -454,7 +533,9 @@ class Sequential:
                 raise ValueError(f"bad optimizer settings ({e})") from e
             loss_name = config["loss"]["name"]
             model.compile(optimizer=opt, loss=custom.get(loss_name, config["loss"]),
-                          metrics=[custom.get(name, name) for name in config["metrics"]])
+                          metrics=[custom.get(name, name) for name in config["metrics"]],
+                          weighted_metrics=[custom.get(name, name)
+                                            for name in config.get("weighted_metrics", [])])
             opt.iterations = int(config.get("optimizer_iterations", 0))
         return model
 
@@ -481,24 +562,41 @@ class RunningMeans:
     """The loss and each metric averaged over the samples of the batches seen so far: `add`
     one batch's values, read the means with `result` (``{"loss": ..., <metric>: ...}``).
 
-    ``metrics`` is the model's list of ``(name, fn)``; ``fn(y, p)`` gives one value per
-    sample or the batch mean, which is weighted by the batch size.
+    ``metrics`` and ``weighted_metrics`` are the model's lists of ``(name, fn)``;
+    ``fn(y, p)`` gives one value per sample or the batch mean. As Keras's loss tracker and
+    metric objects average them: the loss (already the batch's weighted loss) and
+    ``metrics`` are weighted by the batch size; ``weighted_metrics`` are weighted means
+    ``sum(w m) / sum(w)`` over the ``sample_weight`` passed to `add` (0.0 when the weights
+    sum to 0; each sample weighs 1 without weights).
     """
 
-    def __init__(self, metrics):
-        self.metrics = metrics
-        self.names = ["loss"] + [name for name, _ in metrics]
-        self.sums = [0.0] * (1 + len(metrics))
-        self.count = 0
+    def __init__(self, metrics, weighted_metrics=()):
+        self.metrics, self.weighted_metrics = metrics, weighted_metrics
+        self.names = ["loss"] + [name for name, _ in [*metrics, *weighted_metrics]]
+        self.sums = [0.0] * len(self.names)
+        self.count = 0          # samples
+        self.weight_sum = 0.0   # sample weights, for the weighted metrics
 
-    def add(self, loss_value, y, p):
+    def add(self, loss_value, y, p, sample_weight=None):
         n = len(y)
         self.sums[0] += loss_value * n
         for i, (_, fn) in enumerate(self.metrics, start=1):
             value = np.asarray(fn(y, p), dtype=np.float64)
             self.sums[i] += float(value.sum()) if value.ndim else float(value) * n
+        if self.weighted_metrics:
+            w = np.ones(n) if sample_weight is None else sample_weight.astype(np.float64)
+            for i, (_, fn) in enumerate(self.weighted_metrics, start=1 + len(self.metrics)):
+                value = np.asarray(fn(y, p), dtype=np.float64)
+                if value.ndim:  # one value per sample (averaged over any further axes)
+                    self.sums[i] += float(value.reshape(n, -1).mean(axis=1) @ w)
+                else:
+                    self.sums[i] += float(value) * float(w.sum())
+            self.weight_sum += float(w.sum())
         self.count += n
 
     def result(self):
-        count = max(self.count, 1)
-        return {k: float(s / count) for k, s in zip(self.names, self.sums)}
+        count, k = max(self.count, 1), 1 + len(self.metrics)
+        logs = {name: float(s / count) for name, s in zip(self.names[:k], self.sums[:k])}
+        for name, s in zip(self.names[k:], self.sums[k:]):
+            logs[name] = float(s / self.weight_sum) if self.weight_sum else 0.0
+        return logs
