@@ -566,16 +566,16 @@ class RunningMeans:
     ``fn(y, p)`` gives one value per sample or the batch mean. As Keras's loss tracker and
     metric objects average them: the loss (already the batch's weighted loss) and
     ``metrics`` are weighted by the batch size; ``weighted_metrics`` are weighted means
-    ``sum(w m) / sum(w)`` over the ``sample_weight`` passed to `add` (0.0 when the weights
-    sum to 0; each sample weighs 1 without weights).
+    ``sum(w m) / sum(w)`` over the ``sample_weight`` passed to `add`, added up by
+    `nn.metrics.weighted_sums` (0.0 when the weights sum to 0).
     """
 
     def __init__(self, metrics, weighted_metrics=()):
         self.metrics, self.weighted_metrics = metrics, weighted_metrics
         self.names = ["loss"] + [name for name, _ in [*metrics, *weighted_metrics]]
         self.sums = [0.0] * len(self.names)
-        self.count = 0          # samples
-        self.weight_sum = 0.0   # sample weights, for the weighted metrics
+        self.count = 0  # samples
+        self.weight_sums = [0.0] * len(weighted_metrics)  # each weighted metric's sum(w)
 
     def add(self, loss_value, y, p, sample_weight=None):
         n = len(y)
@@ -583,20 +583,15 @@ class RunningMeans:
         for i, (_, fn) in enumerate(self.metrics, start=1):
             value = np.asarray(fn(y, p), dtype=np.float64)
             self.sums[i] += float(value.sum()) if value.ndim else float(value) * n
-        if self.weighted_metrics:
-            w = np.ones(n) if sample_weight is None else sample_weight.astype(np.float64)
-            for i, (_, fn) in enumerate(self.weighted_metrics, start=1 + len(self.metrics)):
-                value = np.asarray(fn(y, p), dtype=np.float64)
-                if value.ndim:  # one value per sample (averaged over any further axes)
-                    self.sums[i] += float(value.reshape(n, -1).mean(axis=1) @ w)
-                else:
-                    self.sums[i] += float(value) * float(w.sum())
-            self.weight_sum += float(w.sum())
+        for j, (_, fn) in enumerate(self.weighted_metrics):
+            total, weight = metrics_mod.weighted_sums(fn(y, p), sample_weight)
+            self.sums[1 + len(self.metrics) + j] += total
+            self.weight_sums[j] += weight
         self.count += n
 
     def result(self):
         count, k = max(self.count, 1), 1 + len(self.metrics)
         logs = {name: float(s / count) for name, s in zip(self.names[:k], self.sums[:k])}
-        for name, s in zip(self.names[k:], self.sums[k:]):
-            logs[name] = float(s / self.weight_sum) if self.weight_sum else 0.0
+        for name, s, weight in zip(self.names[k:], self.sums[k:], self.weight_sums):
+            logs[name] = float(s / weight) if weight else 0.0
         return logs
