@@ -1,5 +1,7 @@
 """EarlyStopping, ModelCheckpoint, TerminateOnNaN, LambdaCallback; divergence warnings."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -381,3 +383,28 @@ def test_terminate_on_nan_raises_on_a_later_batch():
                   callbacks=[callbacks.TerminateOnNaN(raise_error=True)])
     with pytest.raises(TypeError, match="raise_error must be True or False"):
         callbacks.TerminateOnNaN(raise_error="yes")
+
+
+@pytest.mark.parametrize("raise_error", [False, True])
+def test_terminate_on_nan_stops_where_live_keras_stops(keras, raise_error):
+    """The same one-unit model (a kernel of 1e30: finite at x = 0, inf at x = 1) trained by
+    both: the same batch raises, or the same epochs and batches are run."""
+    x, y = np.array([[0.0], [1.0], [0.0]]), np.array([[1.0], [1.0], [1.0]])
+    twin = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    twin.compile(optimizer="sgd", loss="mse")
+    twin.set_weights([np.array([[1e30]]), np.zeros(1)])
+    outcomes = []
+    for model in (twin, overflowing_model()):
+        batches = []
+        spy = (keras.callbacks if model is twin else callbacks).LambdaCallback(
+            on_train_batch_end=lambda batch, logs: batches.append(batch))
+        stop = (keras.callbacks if model is twin else callbacks).TerminateOnNaN(raise_error)
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            try:
+                history = model.fit(x, y, epochs=3, batch_size=1, shuffle=False, verbose=0,
+                                    callbacks=[spy, stop])
+                outcomes.append((len(history.history["loss"]), batches))
+            except RuntimeError as e:
+                outcomes.append((str(e).split(". ")[0], batches))
+    assert outcomes[1] == outcomes[0]

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from nn import gradcheck, layers, losses, models, optimizers
+from nn.sparse import CSRMatrix
 
 
 @pytest.fixture
@@ -182,6 +183,22 @@ def test_weighted_metrics_are_named_and_saved_as_keras_names_them(tmp_path, make
     assert [name for name, _ in loaded.weighted_metrics] == ["weighted_accuracy", "mse"]
     assert loaded.evaluate(x, y, verbose=0, sample_weight=w) \
         == model.evaluate(x, y, verbose=0, sample_weight=w)
+
+
+def test_sparse_multi_hot_input_on_either_backend_trains_as_dense(backend_in_use, build):
+    """The weights act on dL/dz alone, so a sparse first layer (its row-sparse kernel
+    gradient) gives the dense input's run, on either backend."""
+    rng = np.random.default_rng(2)
+    dense = (rng.random((40, 6)) < 0.3).astype(np.float32)
+    y, w = (dense[:, 0] > 0).astype(np.float64), rng.random(40)
+    a, b = build(), build()
+    ha = a.fit(CSRMatrix.from_dense(dense), y, epochs=2, batch_size=8, verbose=0,
+               sample_weight=w).history
+    hb = b.fit(dense, y, epochs=2, batch_size=8, verbose=0, sample_weight=w).history
+    for key in hb:
+        np.testing.assert_allclose(ha[key], hb[key], rtol=1e-6, err_msg=key)
+    for u, v in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_allclose(u, v, rtol=1e-5, atol=1e-7)
 
 
 # ---------------------------------------------------------------------------- validation
