@@ -218,20 +218,22 @@ def class_sample_weights(class_weight, y, dtype):
     ``y`` is (n_samples, units): the class of a sample is its label rounded to an integer
     when ``units`` is 1, the index of its largest label otherwise (Keras's rule, in
     keras/src/trainers/data_adapters/data_adapter_utils.py). ``class_weight`` maps integer
-    classes to finite weights, 0 or more, and must name every class that occurs: Keras 3
-    would weight a class it lacks by 1.0; here that is a ValueError.
+    classes (``1`` or ``1.0``, as Keras looks them up) to finite weights, 0 or more, and
+    must name every class that occurs: Keras 3 would weight a class it lacks by 1.0; here
+    that is a ValueError.
     """
     if not isinstance(class_weight, dict):
         raise TypeError(f"class_weight must be a dict {{class: weight}}, e.g. "
                         f"{{0: 1.0, 1: 3.0}}; got {type(class_weight).__name__}")
+    table = {}
     for c, w in class_weight.items():
-        if isinstance(c, bool) or not isinstance(c, numbers.Integral):
+        if isinstance(c, bool) or not isinstance(c, numbers.Real) or not float(c).is_integer():
             raise TypeError(f"class_weight keys must be integer classes; got {c!r}")
         if isinstance(w, bool) or not isinstance(w, numbers.Real) or not np.isfinite(w) \
                 or w < 0:
             raise ValueError(f"class_weight[{c}] must be a finite number, 0 or more; got {w!r}")
+        table[int(c)] = w
     classes = np.argmax(y, axis=1) if y.shape[1] != 1 else np.round(y[:, 0]).astype(np.int64)
-    table = dict(class_weight)
     missing = sorted(set(np.unique(classes).tolist()) - set(table))
     if missing:
         i = int(np.flatnonzero(classes == missing[0])[0])

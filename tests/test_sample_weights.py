@@ -43,8 +43,10 @@ def test_class_weight_is_the_matching_sample_weight(build, data):
     ha = a.fit(x, y, epochs=3, batch_size=8, verbose=0, class_weight={0: 1.0, 1: 3.0})
     hb = b.fit(x, y, epochs=3, batch_size=8, verbose=0, sample_weight=np.where(y == 1, 3, 1))
     assert ha.history == hb.history and same_weights(a, b)
-    # labels as an (n, 1) column of floats: the same classes (Keras rounds them)
-    assert c.train_on_batch(x, y[:, None], class_weight={0: 1.0, 1: 3.0}) \
+    # labels as an (n, 1) column of floats, keys as floats (np.unique of float labels):
+    # the same classes, as Keras rounds the labels and looks the keys up by int
+    keys = np.unique(y).astype(np.float32)
+    assert c.train_on_batch(x, y[:, None], class_weight=dict(zip(keys, [1.0, 3.0]))) \
         == d.train_on_batch(x, y, sample_weight=np.where(y == 1, 3.0, 1.0))
     assert same_weights(c, d)
 
@@ -246,6 +248,7 @@ def test_validation_split_holds_out_the_weights_with_the_data(build, data):
      r"class_weight has no weight for class 0 \(the class of sample \d+\); it has \[1\]"),
     ({"class_weight": {0: 1.0, 1: -2.0}}, ValueError, r"class_weight\[1\] must be a finite"),
     ({"class_weight": {0: 1.0, "1": 2.0}}, TypeError, "keys must be integer classes"),
+    ({"class_weight": {0: 1.0, 0.5: 2.0}}, TypeError, "keys must be integer classes; got 0.5"),
     ({"class_weight": [1.0, 2.0]}, TypeError, "class_weight must be a dict"),
     ({"class_weight": {0: 1.0, 1: 2.0}, "sample_weight": np.ones(64)}, ValueError,
      "sample_weight or class_weight, not both"),
