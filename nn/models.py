@@ -20,6 +20,8 @@ from .layers import Dense, Layer
 from .memory import aligned_copy
 from .progress import Progbar
 
+BOTH_WEIGHTS = "pass sample_weight or class_weight, not both (as in Keras)"
+
 
 class Sequential:
     """A linear stack of layers.
@@ -223,7 +225,7 @@ class Sequential:
         ``class_weight`` and the labels ``y``; None when both are None."""
         if class_weight is not None:
             if sample_weight is not None:
-                raise ValueError("pass sample_weight or class_weight, not both (as in Keras)")
+                raise ValueError(BOTH_WEIGHTS)
             weights = inputs.class_sample_weights(class_weight, y, self.dtype)
         else:
             weights = inputs.prepare_sample_weight(sample_weight, len(y), self.dtype, name)
@@ -280,7 +282,7 @@ class Sequential:
         n_features = x.shape[1]
         w = self._check_weights(sample_weight, None, y)
         if class_weight is not None and w is not None:
-            raise ValueError("pass sample_weight or class_weight, not both (as in Keras)")
+            raise ValueError(BOTH_WEIGHTS)
         w_val = None
         if validation_data is not None and validation_split:
             raise ValueError("pass validation_data or validation_split, not both")
@@ -361,8 +363,9 @@ class Sequential:
     # ---------------------------------------------------------- inference
     def evaluate(self, x, y, batch_size=32, verbose=1, sample_weight=None):
         """Mean loss and metrics over (x, y): ``[loss, *metrics, *weighted_metrics]``, or the
-        loss alone when the model has no metrics. With ``sample_weight`` (n_samples,), each batch's loss is
-        ``sum(w_i l_i) / batch_size`` and the weighted metrics weighted means, as in `fit`."""
+        loss alone when the model has no metrics. With ``sample_weight`` (n_samples,), each
+        batch's loss is ``sum(w_i l_i) / batch_size`` and the weighted metrics are weighted
+        means, as in `fit`."""
         self._check_compiled("evaluate")
         batch_size = inputs.check_batch_size(batch_size)
         verbose = inputs.check_verbose(verbose)
