@@ -57,14 +57,15 @@ def _checked(values, sample_weight):
 
 def binary_accuracy(y_true, y_pred, threshold=0.5, sample_weight=None):
     """Per sample, the fraction of outputs where ``(y_pred > threshold) == y_true`` (as
-    Keras): shape (n_samples,) for (n_samples, units) predictions; one value (the fraction
-    of all outputs) for a 1-D pair. ``sample_weight`` is checked, not applied (see the
-    module docstring)."""
-    y, p = losses.aligned(y_true, y_pred, "binary_accuracy")
+    Keras): shape (n_samples,) for (n_samples, units) predictions; for a 1-D pair, one value
+    per label (Keras 3's function is elementwise). ``sample_weight`` is checked, not applied
+    (see the module docstring)."""
     fast = backend.get().fused
-    if fast is not None and fast.accepts(y, p):  # fast path: one compiled pass
-        return _checked(fast.binary_accuracy(y, p, threshold), sample_weight)
-    return _checked(np.mean((p > threshold) == y, axis=-1), sample_weight)
+    if fast is not None and fast.accepts(y_true, y_pred):  # fast path: one compiled pass
+        return _checked(fast.binary_accuracy(y_true, y_pred, threshold), sample_weight)
+    y, p = losses.aligned(y_true, y_pred, "binary_accuracy")
+    hits = ((p > threshold) == y).astype(np.float64)
+    return _checked(hits.mean(axis=-1) if hits.ndim > 1 else hits, sample_weight)
 
 
 def mean_squared_error(y_true, y_pred, sample_weight=None):

@@ -20,7 +20,7 @@ def test_binary_accuracy_of_labels_n_and_predictions_n_by_1(backend_in_use):
     p = np.array([[0.9], [0.2], [0.3], [0.4]])
     np.testing.assert_array_equal(metrics.binary_accuracy(y, p), [1, 1, 0, 1])
     np.testing.assert_array_equal(metrics.binary_accuracy(p > 0.5, y), [1, 1, 0, 1])
-    assert metrics.binary_accuracy(y, p.ravel()) == 0.75  # a 1-D pair: one value
+    np.testing.assert_array_equal(metrics.binary_accuracy(y, p.ravel()), [1, 1, 0, 1])  # per label
     assert metrics.binary_accuracy(y, p).mean() == 0.75  # Keras: 0.75 (not 4x4 broadcast)
 
 
@@ -84,7 +84,12 @@ def test_keras_binary_accuracy_weighted(backend_in_use):
     # accuracy_metrics_test.py::BinaryAccuracyTest::test_weighted
     w = np.array([1, 0, 0, 1])
     assert _mean(metrics.binary_accuracy, [(ACC_Y, ACC_P, w)]) == pytest.approx(0.5, abs=1e-3)
-    # ...::test_weighted_rank_1 is not nn's: a 1-D pair gives one value, not one per label
+
+
+def test_keras_binary_accuracy_weighted_rank_1(backend_in_use):
+    # accuracy_metrics_test.py::BinaryAccuracyTest::test_weighted_rank_1
+    y, p, w = np.array([1, 1, 0, 0]), np.array([0.98, 1, 0, 0.6]), np.array([1, 0, 0, 1])
+    assert _mean(metrics.binary_accuracy, [(y, p, w)]) == pytest.approx(0.5, abs=1e-3)
 
 
 def test_keras_binary_accuracy_threshold(backend_in_use):
