@@ -167,9 +167,9 @@ def check_gradients(model, x, y, max_entries=64, eps=None, seed=0, sample_weight
 
     def loss_and_flip():
         """L at the current weights, and whether any ReLU unit differs from its state at w."""
-        p = model._forward(x, training=True)
+        p, z = model._outputs(x, training=True)
         flip = any(np.any(a != a0) for a, a0 in zip(relu_patterns(model), at_w))
-        return model._loss_value(y, p, sample_weight), flip
+        return model._loss_value(y, p, sample_weight, z), flip
 
     rows = []
     for key, w, _ in model._named_params():

@@ -226,9 +226,10 @@ class BinaryCrossentropy(ElementwiseLoss):
         if loss is not self:
             return loss(y_true, y_pred, sample_weight)
         fast = backend.get().fused
-        if (fast is not None and sample_weight is None and not self.from_logits
-                and not self.label_smoothing and fast.accepts(y_true, y_pred)):
-            # fast path: one compiled pass (no weights, logits or smoothing)
+        if (fast is not None and sample_weight is None and not self.label_smoothing
+                and fast.accepts(y_true, y_pred)):  # fast path: one compiled pass
+            if self.from_logits:
+                return float(fast.binary_crossentropy_from_logits(y_true, y_pred))
             return float(fast.binary_crossentropy(y_true, y_pred, EPSILON))
         return super().__call__(y_true, y_pred, sample_weight)
 

@@ -14,7 +14,7 @@ import warnings
 
 import numpy as np
 
-from . import inputs, losses, metrics as metrics_mod, ops, optimizers, saving
+from . import activations, inputs, losses, metrics as metrics_mod, ops, optimizers, saving
 from .callbacks import CallbackList, History
 from .layers import Dense, Layer
 from .memory import aligned_copy
@@ -52,6 +52,7 @@ class Sequential:
         self._weighted_metric_names = []
         self.stop_training = False
         self.history = None
+        self._logits_twin = None  # (loss, the same loss from logits), see _logits_loss
         for layer in layers or []:
             self.add(layer)
 
@@ -151,6 +152,29 @@ class Sequential:
             x = layer.forward(x, training=training)
         return x
 
+    def _outputs(self, x, training=False):
+        """(p, z) for a batch: the outputs, and the output layer's logits when the loss is
+        read from them (`_logits_loss`), else None."""
+        for layer in self.layers[:-1]:
+            x = layer.forward(x, training=training)
+        last = self.layers[-1]
+        p = last.forward(x, training=training)
+        return p, (last.logits(x) if self._logits_loss() is not None else None)
+
+    def _logits_loss(self):
+        """The loss computed from the logits z of a sigmoid output under binary
+        crossentropy, or None. Keras on TensorFlow scores such an output from z (the sigmoid
+        keeps its logits): the same value as from p, but without the clip of p to
+        [1e-7, 1 - 1e-7], so a confidently wrong prediction costs its whole logit. The
+        gradient is the same either way: dL/dz = (p - y) / n."""
+        loss, last = self.loss, self.layers[-1]
+        if not (isinstance(loss, losses.BinaryCrossentropy) and not loss.from_logits
+                and isinstance(last.activation, activations.Sigmoid)):
+            return None
+        if self._logits_twin is None or self._logits_twin[0] is not loss:
+            self._logits_twin = (loss, loss.with_options(from_logits=True))
+        return self._logits_twin[1]
+
     def _backward(self, y, p, sample_weight=None):
         """Store every layer's gradients for the batch whose outputs were ``p`` (and whose
         samples weigh ``sample_weight``, (batch,), if given)."""
@@ -172,17 +196,19 @@ class Sequential:
                 for layer in self.layers for key in layer.params]
 
     def _train_step(self, x, y, sample_weight=None):
-        p = self._forward(x, training=True)
-        loss_value = self._loss_value(y, p, sample_weight)
+        p, z = self._outputs(x, training=True)
+        loss_value = self._loss_value(y, p, sample_weight, z)
         self._backward(y, p, sample_weight)
         self.optimizer.apply(self._named_params())
         return loss_value, p
 
-    def _loss_value(self, y, p, sample_weight):
-        """The batch loss: ``sum(w_i l_i) / batch`` with weights, the mean without."""
+    def _loss_value(self, y, p, sample_weight, z=None):
+        """The batch loss: ``sum(w_i l_i) / batch`` with weights, the mean without; from the
+        logits ``z`` when `_outputs` gave them."""
+        loss, outputs = (self.loss, p) if z is None else (self._logits_loss(), z)
         if sample_weight is None:
-            return self.loss(y, p)
-        return self.loss(y, p, sample_weight=sample_weight)
+            return loss(y, outputs)
+        return loss(y, outputs, sample_weight=sample_weight)
 
     def train_on_batch(self, x, y, sample_weight=None, class_weight=None):
         """One gradient step on one batch; returns the batch loss (before the step).
@@ -384,8 +410,8 @@ class Sequential:
             stop = min(start + batch_size, len(y))
             yb = y[start:stop]
             wb = sample_weight[start:stop] if sample_weight is not None else None
-            p = self._forward(ops.slice_rows(x, start, stop, self.dtype))
-            means.add(self._loss_value(yb, p, wb), yb, p, wb)
+            p, z = self._outputs(ops.slice_rows(x, start, stop, self.dtype))
+            means.add(self._loss_value(yb, p, wb, z), yb, p, wb)
             if progbar is not None:
                 progbar.update(stop, means.result)
         logs = means.result()

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from nn import layers, metrics, models
+from nn import layers, losses, metrics, models
 
 
 def notebook_model(seed=0):
@@ -179,3 +179,24 @@ def test_float64_models_and_dense_inputs_of_any_dtype(separable_data, make_mlp):
     frozen = np.asarray(x)
     frozen.setflags(write=False)  # the input is read, never written or copied whole
     model32.fit(frozen, y, verbose=0)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_a_sigmoid_output_is_scored_from_its_logits_as_keras_on_tensorflow(backend_in_use,
+                                                                          sparse):
+    """A confidently wrong prediction (logit +20, label 0) costs 20.0, as Keras on TensorFlow
+    reports it (it reads the sigmoid's logits); from the probability clipped to
+    [1e-7, 1 - 1e-7] in float32 it would be 16.03. The gradient is (p - y) / n either way."""
+    from nn.sparse import CSRMatrix
+    model = models.Sequential(seed=0)
+    model.add(layers.Dense(1, activation="sigmoid", input_shape=(2,)))
+    model.compile(optimizer="sgd", loss="binary_crossentropy")
+    model.set_weights([np.array([[20.0], [-20.0]]), np.zeros(1)])
+    x = np.array([[1.0, 0.0], [0.0, 1.0]], np.float32)
+    x = CSRMatrix.from_dense(x) if sparse else x
+    y = np.array([0.0, 1.0], np.float32)  # both wrong: logits +20 and -20
+    assert model.evaluate(x, y, verbose=0) == pytest.approx(20.0, rel=1e-6)
+    assert model.train_on_batch(x, y) == pytest.approx(20.0, rel=1e-6)  # before the step
+    # the probability form, for the same outputs, is what nn reported before
+    p = model.predict(np.array([[1.0, 0.0], [0.0, 1.0]], np.float32))
+    assert losses.binary_crossentropy(y, p.ravel()) == pytest.approx(16.03, abs=0.01)
