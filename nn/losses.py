@@ -243,6 +243,10 @@ class BinaryCrossentropy(ElementwiseLoss):
     def fused_gradient(self, y_true, y_pred, activation, sample_weight=None):
         if not isinstance(activation, activations.Sigmoid) or self.from_logits:
             return None
+        if (sample_weight is None and not self.label_smoothing
+                and isinstance(y_true, np.ndarray) and isinstance(y_pred, np.ndarray)
+                and y_true.shape == y_pred.shape):  # shapes paired already (fit's batches)
+            return (y_pred - y_true) / np.asarray(y_pred.size, dtype=y_pred.dtype)
         y, p = aligned(y_true, y_pred, self.name, same_shape=True)
         y = self.smoothed(y)
         if sample_weight is None:

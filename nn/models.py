@@ -158,8 +158,9 @@ class Sequential:
         for layer in self.layers[:-1]:
             x = layer.forward(x, training=training)
         last = self.layers[-1]
-        p = last.forward(x, training=training)
-        return p, (last.logits(x) if self._logits_loss() is not None else None)
+        if self._logits_loss() is None:
+            return last.forward(x, training=training), None
+        return last.forward_and_logits(x, training=training)
 
     def _logits_loss(self):
         """The loss computed from the logits z of a sigmoid output under binary

@@ -198,9 +198,9 @@ def test_backward_takes_a_gradient_of_another_dtype_or_layout(backend_name):
 
 
 @pytest.mark.parametrize("kind,width", [("dense", 16), ("dense", 80), ("sparse", 300)])
-def test_logits_are_the_numbers_the_forward_pass_activates(kind, width):
-    """Dense.logits gives the z that forward turns into sigmoid(z), bit for bit, on both
-    backends (the numba backend's fused forward never hands z out)."""
+def test_forward_and_logits_give_forwards_bits_and_the_z_it_activates(kind, width):
+    """Dense.forward_and_logits gives what forward gives, and the z it came from, bit for
+    bit, on both backends (the numba backend's one-call forward never hands z out)."""
     rng = np.random.default_rng(width)
     W = rng.standard_normal((width, 1)).astype(np.float32)
     b = rng.standard_normal(1).astype(np.float32)
@@ -208,13 +208,13 @@ def test_logits_are_the_numbers_the_forward_pass_activates(kind, width):
     layer = dense_layer("sigmoid", W, b)
     for name in BACKENDS:
         with nn.use_backend(name):
-            p, z = layer.forward(x), layer.logits(x)
-        if name == "numba":
-            linear = fused.dense_layer(activations.linear, W)
-            np.testing.assert_array_equal(linear.forward(x, W, b), z)
-            np.testing.assert_array_equal(fused.dense.activate(z.copy(), fused.dense.SIGMOID), p)
-        else:
-            np.testing.assert_array_equal(activations.sigmoid.forward(z), p)
+            p = layer.forward(x)
+            a, z = layer.forward_and_logits(x)
+            want_z = nn.ops.affine(x, W, b) if name == "numpy" else \
+                fused.dense_layer(activations.linear, W).forward(x, W, b)
+        np.testing.assert_array_equal(a, p)
+        np.testing.assert_array_equal(z, want_z)
+        np.testing.assert_allclose(activations.sigmoid.forward(z), p, rtol=1e-6)
 
 
 # -- Loss and metric ------------------------------------------------------------------------

@@ -43,12 +43,21 @@ class DenseLayer:
         """a = f(x @ W + b), shape (n_samples, units), W's dtype."""
         if _narrow_dense(x, W):
             return dense.dense_forward(x, W, b, self.code)
+        return dense.activate(self.logits(x, W, b), self.code)  # a fresh z: f in place
+
+    def logits(self, x, W, b):
+        """z = x @ W + b: the numbers `forward` activates, bit for bit."""
+        if _narrow_dense(x, W):
+            return dense.dense_forward(x, W, b, dense.LINEAR)
         if isinstance(x, np.ndarray):
             z = x @ W
             z += b
-        else:
-            z = spmm(x.indptr, x.indices, _data(x, W.dtype), W, b)
-        return dense.activate(z, self.code)
+            return z
+        return spmm(x.indptr, x.indices, _data(x, W.dtype), W, b)
+
+    def activate(self, z):
+        """f(z) as a new array (``z`` unchanged): `forward`'s last step."""
+        return dense.activate(z.copy(), self.code)
 
     def backward(self, x, a, da, W, need_dx):
         """(dW, db, dx) from dL/da, as `nn.layers.Dense.backward` computes them; dW is a
