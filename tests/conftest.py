@@ -372,3 +372,16 @@ def keras_reference():
             cut = [[[w for w in s if skip_top <= w < num_words] for s in x] for x, _ in out]
         return [(x, y) for x, (_, y) in zip(cut, out)]
     return reference
+
+
+@pytest.fixture(scope="session")
+def keras():
+    """Keras 3 on TensorFlow (the notebook's backend), imported once per session, for the
+    live cross-checks: they skip, with the reason, where it is not installed or runs on
+    another backend."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    keras = pytest.importorskip("keras", reason="keras is not installed: no live cross-check")
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("the live checks compare with Keras on TensorFlow; this Keras runs on "
+                    f"{keras.backend.backend()}")
+    return keras

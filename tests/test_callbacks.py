@@ -277,13 +277,6 @@ def test_early_stopping_bad_options():
         callbacks.EarlyStopping(start_from_epoch=1.5)
 
 
-@pytest.fixture(scope="session")
-def keras():
-    """Keras 3, imported once per session; skips the test where it is not installed."""
-    import os
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    return pytest.importorskip("keras")
-
 
 @pytest.mark.parametrize("values, options", [
     ([0.5, 0.4, 0.45, 0.41, 0.3, 0.5], {"patience": 2}),

@@ -329,15 +329,6 @@ def test_keras_binary_crossentropy_shape_mismatch(backend_in_use):
 
 # --- live cross-checks against installed Keras 3 --------------------------------------------
 
-@pytest.fixture(scope="session")
-def keras():
-    """Keras 3 on TensorFlow, imported once; the live checks skip where it is not installed."""
-    keras = pytest.importorskip("keras")
-    if keras.backend.backend() != "tensorflow":
-        pytest.skip(f"the live checks compare with Keras on TensorFlow; this Keras runs on "
-                    f"{keras.backend.backend()}")
-    return keras
-
 
 def _keras_loss(keras, loss, dtype="float32"):
     if isinstance(loss, losses.BinaryCrossentropy):

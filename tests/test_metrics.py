@@ -116,11 +116,6 @@ def test_keras_regression_metrics(backend_in_use, fn):
 
 # --- live cross-checks against installed Keras 3 --------------------------------------------
 
-@pytest.fixture(scope="session")
-def keras():
-    """Keras 3, imported once; the live checks skip where it is not installed."""
-    return pytest.importorskip("keras")
-
 
 LIVE = {"binary_accuracy": (metrics.binary_accuracy, "BinaryAccuracy"),
         "mean_squared_error": (metrics.mean_squared_error, "MeanSquaredError"),

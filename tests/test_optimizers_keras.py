@@ -143,11 +143,6 @@ def test_config_round_trip(name, settings):
 
 # -- Live cross-checks against installed Keras -----------------------------------------------
 
-@pytest.fixture(scope="session")
-def keras():
-    """Keras 3, imported once per session; the live checks skip, with a notice, without it."""
-    return pytest.importorskip("keras", reason="keras is not installed: no live cross-check")
-
 
 def max_ulps(a, b):
     """The largest difference between two float32 arrays, in units in the last place of

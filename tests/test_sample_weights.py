@@ -1,7 +1,6 @@
 """`sample_weight` and `class_weight` in `fit`, `evaluate` and `train_on_batch`, as Keras 3
 applies them: a batch's loss is ``sum(w_i l_i) / batch_size``, the metrics weighted means."""
 
-import os
 
 import numpy as np
 import pytest
@@ -293,12 +292,6 @@ def test_a_loss_without_sample_weight_says_so(make_mlp, data):
 
 
 # ------------------------------------------------------------------ against live Keras 3
-
-@pytest.fixture(scope="session")
-def keras():
-    """Keras 3, imported once per session; skips the test where it is not installed."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    return pytest.importorskip("keras")
 
 
 @pytest.mark.parametrize("loss, out", [("binary_crossentropy", "sigmoid"), ("mse", "linear")])
