@@ -61,7 +61,7 @@ def fused_dense(activation, W):
     """The fused calls (`nn.kernels.numba.fused.DenseLayer`) of the backend in use for a
     `Dense` layer with ``activation`` and weights ``W``, or None: on the NumPy backend, and
     for an activation the numba backend has no kernel for."""
-    fused = get().fused
+    fused = (_block_module.get() or _process_module or _load_process_choice()).fused  # get()
     return None if fused is None else fused.dense_layer(activation, W)
 
 

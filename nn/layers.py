@@ -104,23 +104,28 @@ class Dense(Layer):
     def forward(self, x, training=False):
         """a = f(x @ W + b), shape (n_samples, units); keeps x and a for `backward` when
         ``training``."""
-        return self._forward(x, training, keep_z=False)[0]
+        W, b, f = self.params["kernel"], self.params["bias"], self.activation
+        ops.check_shapes(x, W, b)
+        fast = backend.fused_dense(f, W)
+        if fast is not None:  # fast path (numba backend): x @ W + b and f in compiled calls
+            a = fast.forward(x, W, b)
+        else:                 # the math, as the NumPy backend runs it
+            z = ops.affine(x, W, b)   # z = x @ W + b
+            a = f.forward(z)          # a = f(z)
+        if training:
+            self._x, self._a = x, a
+        return a
 
     def forward_and_logits(self, x, training=False):
         """(a, z): `forward`'s output and the pre-activation ``z = x @ W + b`` it came from,
         bit for bit (a loss that reads a sigmoid output's logits takes z)."""
-        return self._forward(x, training, keep_z=True)
-
-    def _forward(self, x, training, keep_z):
         W, b, f = self.params["kernel"], self.params["bias"], self.activation
         ops.check_shapes(x, W, b)
         fast = backend.fused_dense(f, W)
-        if fast is not None and not keep_z:  # fast path (numba backend): one compiled call
-            z, a = None, fast.forward(x, W, b)
-        elif fast is not None:               # fast path keeping z: the two lines below
+        if fast is not None:  # fast path (numba backend): the two lines below, compiled
             z = fast.logits(x, W, b)
             a = fast.activate(z)
-        else:                                # the math, as the NumPy backend runs it
+        else:
             z = ops.affine(x, W, b)   # z = x @ W + b
             a = f.forward(z)          # a = f(z)
         if training:

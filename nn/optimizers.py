@@ -85,7 +85,7 @@ class Optimizer:
         for (key, w, _), g in zip(named_params, grads):
             if key not in self.slots:
                 self.slots[key] = {s: _zeros_like(w) for s in self.slot_names}
-            if self._use_weight_decay(key, w):
+            if self.weight_decay and self._use_weight_decay(key, w):
                 # w -= w * weight_decay * learning_rate: every row moves, so the dense step
                 f = w.dtype.type
                 w -= w * f(self.weight_decay) * f(self.learning_rate)
