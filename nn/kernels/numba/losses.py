@@ -36,7 +36,7 @@ def binary_crossentropy_from_logits(y, z):
     which Keras uses for a sigmoid output). ``y``, ``z`` C-contiguous, one shape and dtype; per
     element in that dtype, the mean summed in float64; 0.0 for an empty batch."""
     y1, z1 = y.reshape(-1), z.reshape(-1)
-    zero, one = z.dtype.type(0), z.dtype.type(1)
+    zero = z.dtype.type(0)
     total = np.float64(0.0)
     for k in range(z1.size):
         total += max(z1[k], zero) - z1[k] * y1[k] + np.log1p(np.exp(-abs(z1[k])))
