@@ -16,20 +16,17 @@ Run with --help for every option.
 """
 
 import argparse
-import json
-import resource
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 import nn
-from nn import callbacks, layers, models, optimizers
+from _common import (NUM_WORDS, Stages, add_common_arguments, build_model, finish, pyplot,
+                     report_load_error, require_positive, select_backend)
+from nn import callbacks
 from nn.datasets import imdb
 from nn.preprocessing import vectorize_sequences
-
-NUM_WORDS = 10000
 
 # The notebook's "further experiments". Each entry changes the baseline (two hidden layers of
 # 16 relu units, binary crossentropy); add a line to try something else.
@@ -48,23 +45,15 @@ EXPERIMENTS = [
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--data", metavar="PATH", default=None,
-                   help="a local copy of the dataset: a folder holding aclImdb*.tar.gz (or "
-                        "aclImdb/ or imdb.npz) and imdb_word_index.json; default: NN_DATA_DIR, "
-                        "the cache, or a download")
-    p.add_argument("--out", metavar="DIR", default="imdb_output",
-                   help="folder for the figures, results.json and the final model "
-                        "(model.npz, which examples/predict.py reads; not with --ngrams)")
+    add_common_arguments(p, "imdb_output",
+                         "folder for the figures, results.json and the final model (model.npz, "
+                         "which examples/predict.py reads; not with --ngrams)")
     p.add_argument("--seed", type=int, default=1, help="seed for weights and shuffling")
-    p.add_argument("--backend", choices=nn.backend.NAMES, default=None,
-                   help="numba (compiled kernels) or numpy (the same math in plain NumPy); "
-                        "default: NN_BACKEND, else numba")
     p.add_argument("--epochs", type=int, default=None,
                    help="epochs of the run with a validation split (the learning curves); "
                         "default 20, or 10 with --ngrams")
     p.add_argument("--final-epochs", type=int, default=4,
                    help="epochs of the final run on all 25,000 training reviews")
-    p.add_argument("--batch-size", type=int, default=512, help="mini-batch size")
     p.add_argument("--dense", action="store_true",
                    help="feed dense float32 matrices instead of sparse ones (slower, ~2 GB)")
     p.add_argument("--early-stopping", action="store_true",
@@ -89,7 +78,6 @@ def parse_args(argv=None):
     p.add_argument("--min-df", type=int, default=1, metavar="N",
                    help="with --ngrams and --order frequency: drop the columns held by fewer "
                         "than N training reviews (2: the n-grams of a single review)")
-    p.add_argument("--quiet", action="store_true", help="print only the results")
     args = p.parse_args(argv)
     if args.epochs is None:
         args.epochs = 10 if args.ngrams > 1 else 20
@@ -98,9 +86,7 @@ def parse_args(argv=None):
     if args.min_df < 1 or (args.min_df > 1 and args.order != "frequency"):
         p.error(f"--min-df must be at least 1, and above 1 needs --order frequency; got "
                 f"{args.min_df} with --order {args.order}")
-    for name in ("epochs", "final_epochs", "batch_size", "experiment_seeds"):
-        if getattr(args, name) < 1:
-            p.error(f"--{name.replace('_', '-')} must be at least 1")
+    require_positive(p, args, ("epochs", "final_epochs", "batch_size", "experiment_seeds"))
     return args
 
 
@@ -157,47 +143,6 @@ def run_ngrams(args, stages, say, verbose):
     return {"history": history.history, "best_epoch": best, "test_loss": loss,
             "test_accuracy": acc, "final_epochs": best, "order": args.order,
             "min_df": args.min_df, "columns": x.shape[1]}
-
-
-class Stages:
-    """Wall time of each stage of the run."""
-
-    def __init__(self):
-        self.times = {}
-        self.start = time.perf_counter()
-
-    def __call__(self, name):
-        self.current = name
-        self._t = time.perf_counter()
-        return self
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.times[self.current] = time.perf_counter() - self._t
-
-
-def build_model(seed, hidden=(16, 16), activation="relu", loss="binary_crossentropy",
-                input_dim=NUM_WORDS):
-    model = models.Sequential(seed=seed)
-    model.add(layers.Dense(hidden[0], activation=activation, input_shape=(input_dim,)))
-    for units in hidden[1:]:
-        model.add(layers.Dense(units, activation=activation))
-    model.add(layers.Dense(1, activation="sigmoid"))
-    model.compile(optimizer=optimizers.RMSprop(learning_rate=0.001), loss=loss,
-                  metrics=["binary_accuracy"])
-    return model
-
-
-def pyplot():
-    """matplotlib, imported only when the first figure is drawn (it costs ~30 MB)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def plot_history(history, out):
@@ -286,13 +231,8 @@ def main(argv=None):
     verbose = 0 if args.quiet else 1
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    if args.backend is not None:
-        try:
-            nn.set_backend(args.backend)
-        except ImportError as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 2
-    print(f"backend: {nn.backend.name()}")
+    if not select_backend(args.backend):
+        return 2
     stages = Stages()
     results = {"seed": args.seed, "input": "dense" if args.dense else "sparse",
                "backend": nn.backend.name()}
@@ -301,8 +241,7 @@ def main(argv=None):
             results.update(run_ngrams(args, stages, say, verbose), ngrams=args.ngrams,
                            features=args.features)
         except (OSError, ValueError) as e:
-            print(f"error: could not load the IMDB data.\n{e}", file=sys.stderr)
-            return 2
+            return report_load_error(e)
         return finish(results, stages, out, say)
 
     with stages("1. load"):
@@ -315,8 +254,7 @@ def main(argv=None):
             (train_data, train_labels), (test_data, test_labels) = imdb.load_data(
                 path=args.data, num_words=NUM_WORDS)
         except (OSError, ValueError) as e:
-            print(f"error: could not load the IMDB data.\n{e}", file=sys.stderr)
-            return 2
+            return report_load_error(e)
     say(f"train reviews: {len(train_data)}, test reviews: {len(test_data)}")
     say(f"train_data[0][:10] = {train_data[0][:10]}")
     say(f"train_labels[0] = {train_labels[0]}")
@@ -382,18 +320,6 @@ def main(argv=None):
     say(f"figures: {', '.join(str(f) for f in figures)}")
 
     return finish(results, stages, out, say)
-
-
-def finish(results, stages, out, say):
-    """Print the time of each stage, the total and the peak memory; write results.json."""
-    total = time.perf_counter() - stages.start
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    for name, seconds in stages.times.items():
-        say(f"{name:<32}{seconds:7.2f} s")
-    print(f"total {total:.2f} s, peak memory {peak_mb:.0f} MB")
-    results.update(stage_seconds=stages.times, total_seconds=total, peak_memory_mb=peak_mb)
-    (out / "results.json").write_text(json.dumps(results, indent=1))
-    return 0
 
 
 if __name__ == "__main__":
