@@ -2,7 +2,7 @@
 
 The API mirrors Keras::
 
-    from nn import models, layers, optimizers, losses, metrics, callbacks
+    from nn import models, layers, optimizers, losses, metrics, callbacks, regularizers
     from nn.datasets import imdb
 
 Every layer, activation, loss and optimizer carries its own forward and backward pass; there
@@ -12,7 +12,7 @@ layer fed a sparse multi-hot batch (`nn.sparse.CSRMatrix`) touches only its nonz
 """
 
 from . import (activations, callbacks, gradcheck, initializers, layers, losses, metrics,
-               models, optimizers, preprocessing, sparse)
+               models, optimizers, preprocessing, regularizers, sparse)
 from .backend import set_backend, use_backend
 from .preprocessing import multi_hot, vectorize_sequences
 from .sequences import Sequences
@@ -21,5 +21,5 @@ from .sparse import CSRMatrix
 __version__ = "0.1.0"
 
 __all__ = ["activations", "callbacks", "gradcheck", "initializers", "layers", "losses",
-           "metrics", "models", "optimizers", "preprocessing", "sparse", "Sequences",
-           "CSRMatrix", "multi_hot", "vectorize_sequences", "set_backend", "use_backend"]
+           "metrics", "models", "optimizers", "preprocessing", "regularizers", "sparse",
+           "Sequences", "CSRMatrix", "multi_hot", "vectorize_sequences", "set_backend", "use_backend"]

@@ -39,11 +39,12 @@ def input_gradient(model, x, batch_size=512):
     parts = []
     for start in range(0, n, batch_size):
         xb = ops.slice_rows(x, start, min(start + batch_size, n), model.dtype)
+        active = [layer for layer in model.layers if layer.has_weights]  # Dropout: identity
         inputs = [xb]  # each layer's input, then the output p
-        for layer in model.layers:
+        for layer in active:
             inputs.append(layer.forward(inputs[-1]))
         dp_da = np.ones_like(inputs[-1])  # dp/dp = 1
-        for layer, x_in, a in zip(model.layers[::-1], inputs[-2::-1], inputs[:0:-1]):
+        for layer, x_in, a in zip(active[::-1], inputs[-2::-1], inputs[:0:-1]):
             dz = layer.activation.backward(a, dp_da)                  # dp/dz = dp/da * f'(z)
             dp_da = ops.input_grad(x_in, dz, layer.params["kernel"])  # dp/dx = dz W^T
         parts.append(dp_da)

@@ -40,6 +40,7 @@ import numpy as np
 
 from . import ops
 from .activations import ReLU
+from .layers import Dropout
 
 FLOOR = 1e-5  # smallest gradient magnitude compared in relative terms
 
@@ -148,6 +149,11 @@ def check_gradients(model, x, y, max_entries=64, eps=None, seed=0, sample_weight
     sample_weight : array (n_samples,), optional
         Weights of the samples: the weighted loss (as `fit` computes it) is differentiated.
 
+    The loss differentiated is the one `fit` minimises: with the layers' weight penalties
+    (regularizers), and with each `Dropout` layer's mask drawn once and held fixed for every
+    pass of the check. The model's random generators are left as they were: a check changes
+    no later draw.
+
     Returns
     -------
     GradcheckReport
@@ -160,9 +166,27 @@ def check_gradients(model, x, y, max_entries=64, eps=None, seed=0, sample_weight
     x, y, sample_weight = _checked(model, x, y, sample_weight, "check_gradients")
     if eps is None:
         eps = 1e-4 if model.dtype == np.float64 else 1e-2
+    dropouts = [layer for layer in model.layers if isinstance(layer, Dropout)]
+    generators = {id(g): (g, g.bit_generator.state)
+                  for g in [model.rng] + [layer.rng for layer in dropouts] if g is not None}
+    try:
+        for layer in dropouts:
+            layer.hold_mask = True  # every pass below reuses backprop's masks
+        return _check(model, x, y, sample_weight, max_entries, eps, seed)
+    finally:
+        for layer in dropouts:
+            layer.hold_mask = False
+        for g, state in generators.values():  # as if the check had drawn nothing
+            g.bit_generator.state = state
+
+
+def _check(model, x, y, sample_weight, max_entries, eps, seed):
+    for layer in model.layers:
+        if isinstance(layer, Dropout):
+            layer._scale = None  # a fresh mask, then held
     analytic = _backprop(model, x, y, sample_weight)
     at_w = relu_patterns(model)  # the patterns of backprop's own forward pass
-    caches = [(layer._x, layer._a) for layer in model.layers]
+    caches = [(layer._x, layer._a) for layer in model.layers if layer.has_weights]
     rng = np.random.default_rng(seed)
 
     def loss_and_flip():
@@ -198,6 +222,6 @@ def check_gradients(model, x, y, max_entries=64, eps=None, seed=0, sample_weight
                      "max_rel_error": _worst(rel_err[~kink]),
                      "max_abs_error_at_kinks": float(abs_err[kink].max(initial=0.0)),
                      "max_rel_error_at_kinks": float(rel_err[kink].max(initial=0.0))})
-    for layer, (x_cached, a_cached) in zip(model.layers, caches):
+    for layer, (x_cached, a_cached) in zip([l for l in model.layers if l.has_weights], caches):
         layer._x, layer._a = x_cached, a_cached  # as backprop left them, like the grads
     return GradcheckReport(rows)

@@ -1,4 +1,4 @@
-"""Layers. `Dense` is the only one the notebook needs.
+"""Layers: `Dense` (the notebook's) and `Dropout` (the overfitting notebook's).
 
 A layer keeps its parameters and their gradients in two dicts with the same keys
 (``params["kernel"]`` and ``grads["kernel"]``); `backward` overwrites ``grads``, it never
@@ -8,14 +8,26 @@ gradient is an `nn.row_sparse.RowSparseGrad`: only the rows of the features in t
 the optimizers update without touching the others.
 """
 
+import numbers
+
 import numpy as np
 
-from . import activations, backend, initializers, ops
+from . import activations, backend, initializers, ops, regularizers
 from .memory import empty_aligned
+from .row_sparse import RowSparseGrad
+from .sparse import CSRMatrix
 
 
 class Layer:
-    """Base class. Subclasses define `build`, `forward` and `backward`."""
+    """Base class. Subclasses define `build`, `forward` and `backward`.
+
+    ``activation`` is the layer's output activation (None for a layer without one), and
+    ``has_weights`` whether it has parameters (saved, loaded and stepped by the optimizer),
+    ``penalized`` whether it adds a weight penalty (`penalty`) to the loss."""
+
+    activation = None
+    has_weights = True
+    penalized = False  # True: `penalty` adds to the loss
 
     def __init__(self, name=None):
         self.name = name
@@ -39,6 +51,10 @@ class Layer:
     def output_dim(self):
         raise NotImplementedError
 
+    def penalty(self):
+        """The weight penalties' sum ``R(w)`` at the current weights (0.0 without any)."""
+        return 0.0
+
     def get_config(self):
         return {"name": self.name}
 
@@ -56,6 +72,11 @@ class Dense(Layer):
         Input size of a first layer; otherwise taken from the first batch seen.
     kernel_initializer, bias_initializer : str or callable f(shape, rng, dtype)
         Defaults "glorot_uniform" and "zeros", as in Keras.
+    kernel_regularizer, bias_regularizer : str or `nn.regularizers.Regularizer`, optional
+        A penalty ``R(w)`` on the weight (``regularizers.l2(0.001)``, ``"l2"``, ...): the model
+        adds it to the loss, `backward` adds ``dR/dw`` to the weight's gradient. With a kernel
+        penalty, a sparse batch's kernel gradient is dense (the penalty touches every row).
+        Fixed at construction, as the model reads them when the layer is added.
 
     Shapes: x (n_samples, n_features), kernel (n_features, units), bias (units,),
     output (n_samples, units). ``x`` may be a sparse `nn.sparse.CSRMatrix`; then
@@ -64,7 +85,7 @@ class Dense(Layer):
 
     def __init__(self, units, activation=None, input_shape=None,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros", name=None,
-                 input_dim=None):
+                 input_dim=None, kernel_regularizer=None, bias_regularizer=None):
         super().__init__(name)
         if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units < 1:
             raise ValueError(f"units must be a positive integer; got {units!r}")
@@ -82,6 +103,11 @@ class Dense(Layer):
         self.input_dim = None if input_dim is None else int(input_dim)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self._penalties = [(key, r) for key, r in (("kernel", self.kernel_regularizer),
+                                                   ("bias", self.bias_regularizer)) if r]
+        self.penalized = bool(self._penalties)
         self._x = None
         self._a = None
 
@@ -134,7 +160,8 @@ class Dense(Layer):
 
     def backward(self, da, need_dx=True):
         """From dL/da (n_samples, units), store dL/dW and dL/db in ``grads`` (overwriting
-        them) and return dL/dx (n_samples, n_features), or None without ``need_dx``."""
+        them; with the penalties' dR/dw added) and return dL/dx (n_samples, n_features), or
+        None without ``need_dx``."""
         return self._backward(da, self.activation, need_dx)
 
     def backward_from_dz(self, dz, need_dx=True):
@@ -157,11 +184,126 @@ class Dense(Layer):
             db = dz.sum(axis=0)                     # dL/db = sum over samples of dz
             dx = dz @ W.T if need_dx else None      # dL/dx = dz W^T
         self.grads["kernel"], self.grads["bias"] = dW, db
+        for key, regularizer in self._penalties:    # dL/dw += dR/dw
+            self.grads[key] = _plus(self.grads[key], regularizer.gradient(self.params[key]))
         return dx
+
+    def penalty(self):
+        total = 0.0
+        for key, regularizer in self._penalties:
+            total += float(regularizer(self.params[key]))
+        return total
 
     def get_config(self):
         return {"name": self.name, "units": self.units, "activation": self.activation.name,
-                "input_dim": self.input_dim}
+                "input_dim": self.input_dim,
+                "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+                "bias_regularizer": regularizers.serialize(self.bias_regularizer)}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        return cls(config["units"], activation=config["activation"],
+                   input_dim=config.get("input_dim"), name=config.get("name"),
+                   **{key: regularizers.get(config.get(key), custom_objects)
+                      for key in ("kernel_regularizer", "bias_regularizer")})
 
     def __repr__(self):
         return f"Dense({self.units}, activation={self.activation.name!r})"
+
+
+def _plus(grad, extra):
+    """``grad + extra`` as a dense array, written into ``extra`` (a fresh array). A row-sparse
+    ``grad`` adds its rows only: every other row of the sum is ``extra``'s, exactly."""
+    if isinstance(grad, RowSparseGrad):
+        extra[grad.rows] += grad.values
+    else:
+        extra += grad
+    return extra
+
+
+class Dropout(Layer):
+    """Inverted dropout: in training, each input is zeroed with probability ``rate`` and the
+    kept ones are scaled by ``1 / (1 - rate)``, so the output's expectation is the input; in
+    inference (`predict`, `evaluate`, validation) the identity. As Keras's ``Dropout``.
+
+    Parameters
+    ----------
+    rate : float in [0, 1)
+        Fraction of the inputs dropped.
+    seed : int, optional
+        Seed of the layer's own generator of masks. None (the default) draws the masks from
+        the model's generator, so the model's ``seed`` fixes them: the same seed, the same run.
+
+    Shapes: input and output (n_samples, n_features), dense (a sparse input batch is refused:
+    put Dropout after a Dense layer). No parameters.
+    """
+
+    has_weights = False
+
+    def __init__(self, rate, seed=None, name=None):
+        super().__init__(name)
+        if isinstance(rate, bool) or not isinstance(rate, numbers.Real) \
+                or not 0 <= rate < 1:
+            raise ValueError(f"rate must be a number in [0, 1): the fraction of inputs to drop "
+                             f"(0.5 drops half); got {rate!r}")
+        if seed is not None and (isinstance(seed, bool)
+                                 or not isinstance(seed, numbers.Integral) or seed < 0):
+            raise ValueError(f"seed must be a non-negative integer or None; got {seed!r}")
+        self.rate = float(rate)
+        self.seed = None if seed is None else int(seed)
+        self.rng = None
+        self.hold_mask = False  # True: training passes reuse the last mask (gradcheck)
+        self._scale = None
+
+    def build(self, input_dim, rng, dtype):
+        self.input_dim = int(input_dim)
+        self.rng = rng if self.seed is None else np.random.default_rng(self.seed)
+        self.built = True
+
+    def output_dim(self):
+        return self.input_dim
+
+    def forward(self, x, training=False):
+        """x * m / (1 - rate) in training, m a fresh 0/1 mask keeping each entry with
+        probability 1 - rate (the last mask while ``hold_mask``); x itself in inference."""
+        if isinstance(x, CSRMatrix):
+            raise TypeError("Dropout takes a dense input; a sparse batch (the multi-hot "
+                            "input) goes to a Dense layer first: put Dropout after it")
+        if not training:
+            return x
+        if self.rate == 0:
+            self._scale = x.dtype.type(1)
+            return x
+        if not (self.hold_mask and self._scale is not None and self._scale.shape == x.shape):
+            keep = self.rng.random(x.shape, dtype=np.float32) >= self.rate  # m
+            self._scale = keep * x.dtype.type(1 / (1 - self.rate))          # m / (1 - rate)
+        return x * self._scale
+
+    def backward(self, da, need_dx=True):
+        """dL/dx = dL/da * m / (1 - rate), with the mask of the last training pass."""
+        if self._scale is None:
+            raise RuntimeError("backward called before a training forward pass")
+        return da * self._scale if need_dx else None
+
+    def get_config(self):
+        return {"name": self.name, "rate": self.rate, "seed": self.seed}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        return cls(config["rate"], seed=config.get("seed"), name=config.get("name"))
+
+    def __repr__(self):
+        return f"Dropout({self.rate})"
+
+
+CLASSES = {"Dense": Dense, "Dropout": Dropout}
+
+
+def from_config(spec, custom_objects=None):
+    """A new layer from ``{"class": name, "config": layer.get_config()}``; ValueError for a
+    class nn does not have."""
+    cls = CLASSES.get(spec.get("class"))
+    if cls is None:
+        raise ValueError(f"unknown layer class {spec.get('class')!r}; nn has "
+                         f"{', '.join(CLASSES)}")
+    return cls.from_config(spec["config"], custom_objects)

@@ -14,9 +14,10 @@ import warnings
 
 import numpy as np
 
-from . import activations, inputs, losses, metrics as metrics_mod, ops, optimizers, saving
+from . import (activations, inputs, layers as layers_mod, losses, metrics as metrics_mod, ops,
+               optimizers, saving)
 from .callbacks import CallbackList, History
-from .layers import Dense, Layer
+from .layers import Layer
 from .memory import aligned_copy
 from .progress import Progbar
 
@@ -53,6 +54,7 @@ class Sequential:
         self.stop_training = False
         self.history = None
         self._logits_twin = None  # (loss, the same loss from logits), see _logits_loss
+        self._penalized = ()  # the layers with weight penalties (regularizers)
         for layer in layers or []:
             self.add(layer)
 
@@ -67,12 +69,16 @@ class Sequential:
                 and layer.input_dim != self.layers[-1].output_dim():
             raise ValueError(f"{layer!r} expects {layer.input_dim} inputs but the previous "
                              f"layer outputs {self.layers[-1].output_dim()}")
+        if not layer.has_weights and self.layers and layer.input_dim is None:
+            layer.input_dim = self.layers[-1].output_dim()  # shape-keeping (Dropout)
         base = type(layer).__name__.lower()
         if layer.name is None:
             taken = {other.name for other in self.layers}
             layer.name = next(n for n in (f"{base}_{i}" if i else base for i in range(10**6))
                               if n not in taken)
         self.layers.append(layer)
+        if layer.penalized:
+            self._penalized += (layer,)
         if len(self.layers) == 1:
             if layer.input_dim is not None:
                 self.build(layer.input_dim)
@@ -205,11 +211,16 @@ class Sequential:
 
     def _loss_value(self, y, p, sample_weight, z=None):
         """The batch loss: ``sum(w_i l_i) / batch`` with weights, the mean without; from the
-        logits ``z`` when `_outputs` gave them."""
+        logits ``z`` when `_outputs` gave them; plus the layers' weight penalties, as Keras
+        adds them (to training and evaluation losses alike)."""
         loss, outputs = (self.loss, p) if z is None else (self._logits_loss(), z)
         if sample_weight is None:
-            return loss(y, outputs)
-        return loss(y, outputs, sample_weight=sample_weight)
+            value = loss(y, outputs)
+        else:
+            value = loss(y, outputs, sample_weight=sample_weight)
+        for layer in self._penalized:  # L = data loss + sum of R(w)
+            value = value + layer.penalty()
+        return value
 
     def train_on_batch(self, x, y, sample_weight=None, class_weight=None):
         """One gradient step on one batch; returns the batch loss (before the step).
@@ -497,16 +508,17 @@ class Sequential:
         saved layers to this model's in order (names may differ); builds the model from the
         first kernel's shape if needed."""
         saved_layers = list(dict.fromkeys(k.rsplit("/", 1)[0] for k in weights))
-        if len(saved_layers) != len(self.layers):
+        weighted = [layer for layer in self.layers if layer.has_weights]  # not Dropout
+        if len(saved_layers) != len(weighted):
             raise ValueError(f"{path} holds weights for {len(saved_layers)} layers "
-                             f"({saved_layers}); the model has {len(self.layers)}")
+                             f"({saved_layers}); the model has {len(weighted)} with weights")
         if not self.built:
             first = weights.get(f"{saved_layers[0]}/kernel")
             if first is None:
                 raise ValueError(f"{path} has no kernel for its first layer {saved_layers[0]!r}")
             self.build(first.shape[0])
         ordered = []
-        for saved, layer in zip(saved_layers, self.layers):
+        for saved, layer in zip(saved_layers, weighted):
             for key, current in layer.params.items():
                 w = weights.get(f"{saved}/{key}")
                 if w is None:
@@ -544,18 +556,15 @@ class Sequential:
         """A new model from a `get_config()` dict: the same layers (built when the first has
         an input size, with fresh weights) compiled as the original was, if it was, with the
         optimizer's step count. ``custom_objects`` maps the names of your own metric
-        functions or Loss classes to them (a config holds only names). ValueError on an
-        unknown layer class, bad optimizer settings or an unknown loss or metric name."""
+        functions, Loss classes or Regularizer classes to them (a config holds only names).
+        ValueError on an unknown layer or regularizer class, bad optimizer settings or an
+        unknown loss or metric name."""
         custom = dict(custom_objects or {})
         m = config["model"]
         model = cls(seed=m.get("seed"), dtype=m.get("dtype", "float32"),
                     name=m.get("name", "sequential"))
         for spec in config["layers"]:
-            if spec.get("class") != "Dense":
-                raise ValueError(f"unknown layer class {spec.get('class')!r}; nn has Dense only")
-            c = spec["config"]
-            model.add(Dense(c["units"], activation=c["activation"],
-                            input_dim=c.get("input_dim"), name=c["name"]))
+            model.add(layers_mod.from_config(spec, custom))
         if config.get("loss"):
             try:
                 opt = optimizers.from_config(config["optimizer"])
@@ -573,7 +582,8 @@ class Sequential:
 def load_model(path, custom_objects=None):
     """Rebuild a model written by `Sequential.save`: architecture, compile settings, weights
     and optimizer state; never executes code from the file. ``custom_objects`` maps the names
-    of your own metric functions or Loss classes to them (a file holds only their names)."""
+    of your own metric functions, Loss or Regularizer classes to them (a file holds only
+    their names)."""
     config, weights, slots = saving.read_model(path)
     try:
         model = Sequential.from_config(config, custom_objects)

@@ -146,3 +146,19 @@ def test_an_empty_batch_is_refused_as_predict_refuses_it():
             explain(model, empty)
     with pytest.raises(ValueError, match="empty"):
         model.predict(empty)
+
+
+def test_dropout_layers_are_the_identity_for_attribution(backend_in_use):
+    """Dropout does nothing at inference: a model with it attributes as the same model
+    without it."""
+    model, x = trained_model("tanh", 12)
+    with_dropout = models.Sequential([layers.Dense(8, "tanh", input_shape=(12,)),
+                                      layers.Dropout(0.5), layers.Dense(4, "tanh"),
+                                      layers.Dropout(0.2), layers.Dense(1, "sigmoid")],
+                                     dtype="float64")
+    with_dropout.set_weights(model.get_weights())
+    for method in (attribution.input_gradient, attribution.occlusion):
+        for xin in (x, CSRMatrix.from_dense(x)):
+            ours, plain = method(with_dropout, xin), method(model, xin)
+            np.testing.assert_array_equal(np.asarray(getattr(ours, "data", ours)),
+                                          np.asarray(getattr(plain, "data", plain)))
