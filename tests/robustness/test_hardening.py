@@ -97,16 +97,17 @@ def build_model(units, sigmoid, dtype, built, metrics):
     return model
 
 
-def reference_forward(model, x):
+def reference_forward(model, x, logits=False):
     """The model's outputs computed in float64 from its weights, and an error bound for its
-    own dtype (each product's rounding error is at most eps times the sum of |terms|)."""
+    own dtype (each product's rounding error is at most eps times the sum of |terms|); with
+    ``logits``, the output layer's pre-activation z instead of its outputs."""
     (W1, b1, W2, b2) = [w.astype(np.float64) for w in model.get_weights()]
     x = np.asarray(x, dtype=model.dtype).astype(np.float64)
     h = np.maximum(x @ W1 + b1, 0)
     z = h @ W2 + b2
     scale = ((np.abs(x) @ np.abs(W1) + np.abs(b1)) @ np.abs(W2) + np.abs(b2))
     eps = 1e-12 if model.dtype == np.float64 else 1e-5
-    if model.layers[-1].activation.name == "sigmoid":
+    if model.layers[-1].activation.name == "sigmoid" and not logits:
         return 1 / (1 + np.exp(-z)), eps * scale / 4 + 1e-7
     return z, eps * scale + 1e-7
 
@@ -236,9 +237,9 @@ def check_result(model, call, x, y, kwargs, result, warned):
             assert warned, "a NaN or inf loss without a warning"
             return
         y = y.astype(np.float64)
-        if sigmoid:  # clipped in the model's dtype, as Keras does
-            q = np.clip(p, 1e-7, 1 - 1e-7).astype(np.float64)
-            expected_loss = -np.mean(y * np.log(q) + (1 - y) * np.log(1 - q))
+        if sigmoid:  # from the logits z, as Keras on TensorFlow: no clip of p
+            z, _ = reference_forward(model, x_dense, logits=True)
+            expected_loss = np.mean(np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z))))
         else:
             expected_loss = np.mean((p.astype(np.float64) - y) ** 2)
         assert loss == pytest.approx(expected_loss, rel=1e-3, abs=1e-5)
