@@ -145,6 +145,7 @@ except ImportError as e:
 def test_the_whole_example_runs_without_numba(imdb_dir, tmp_path):
     code = BLOCK_NUMBA + f"""
 import runpy
+sys.path.insert(0, {str(ROOT / "examples")!r})  # as `python examples/imdb.py` has it
 sys.argv = ["imdb.py", "--data", {str(imdb_dir)!r}, "--out", {str(tmp_path)!r}, "--quiet"]
 try:
     runpy.run_path({str(ROOT / "examples" / "imdb.py")!r}, run_name="__main__")
