@@ -266,8 +266,10 @@ def draw_figures(results, labels, out):
     bigger model's training and validation loss. Returns the paths written."""
     plt = pyplot()
     models = results["models"]
-    seeds_note = lambda runs: f" (mean of {len(runs)} seeds)" if len(runs) > 1 else ""  # noqa: E731
     paths = []
+
+    def seeds_note(runs):
+        return f" (mean of {len(runs)} seeds)" if len(runs) > 1 else ""
 
     def save(fig, ax, title, ylabel, name):
         ax.set_title(title)
@@ -345,8 +347,10 @@ def main(argv=None):
 
     summaries = {name: m["summary"] for name, m in results["models"].items()}
     rows = table_rows(summaries, labels)
-    print(f"\nmeans over seeds ({args.epochs} epochs; the penalized models' losses include "
-          "the penalty, as Keras reports them):")
+    penalized = [labels[n] for n, m in results["models"].items() if m["regularizer"]]
+    note = (f"; the losses of {', '.join(penalized)} include the penalty, as Keras reports them"
+            if penalized else "")
+    print(f"\nmeans over seeds ({args.epochs} epochs{note}):")
     for line in text_table(rows):
         print(line)
     found = findings(summaries, labels, args.epochs)

@@ -136,7 +136,7 @@ def test_overfitting_and_underfitting_runs_and_the_bigger_model_overfits_first(
     assert r["soonest"] == "bigger (512 units)"
     # The summary is the histories' numbers, and its verdicts follow from it.
     for name, row in r["summary"].items():
-        assert row["epoch of lowest val loss"] == first[name] + 1
+        assert row["at epoch"] == first[name] + 1
         assert row["lowest val loss"] == pytest.approx(min(h[name]["val_loss"]))
     rises = {name: row["rise after it"] for name, row in r["summary"].items()}
     assert rises[r["steadiest"]] == min(rises.values())
