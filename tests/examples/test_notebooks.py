@@ -61,13 +61,16 @@ def execute(path, nb_tools, kernel_env, imdb_dir, tmp_path, monkeypatch, epochs=
     else:
         monkeypatch.setenv("NN_NOTEBOOK_EPOCHS", str(epochs))
     nb = nbformat.read(path, as_version=4)
-    nb.cells.append(nbformat.v4.new_code_cell(f"import json\nprint(json.dumps({report}))"))
+    report = f'{{"python": sys.executable, **{report}}}'
+    nb.cells.append(nbformat.v4.new_code_cell(f"import json, sys\nprint(json.dumps({report}))"))
     client = nbclient.NotebookClient(nb, kernel_name="python3", timeout=600,
                                      resources={"metadata": {"path": str(tmp_path)}})
     client.execute()
     outputs = nb.cells[-1].outputs
-    text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
-    return nb, json.loads(text)
+    text = "".join(o.text for o in outputs if o.output_type == "stream" and o.name == "stdout")
+    result = json.loads(text)
+    assert result.pop("python") == sys.executable  # the kernel ran pytest's interpreter
+    return nb, result
 
 
 def images(nb):
