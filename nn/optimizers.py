@@ -336,6 +336,16 @@ class RMSprop(Optimizer):
         if not self._plain:  # centered or momentum: every weight moves, so the dense step
             return super().update_rows(w, g, slots)
         if g.rows.size == w.shape[0]:  # every row (rows are distinct): the dense step
+            fast = backend.get().fused
+            if fast is not None and g.product is not None:
+                # fast path (numba backend): update_step's fused step, each row of the
+                # unformed g = x.T @ dz summed and stepped in turn (never stored)
+                v, steps = slots["velocity"], slots.pop("velocity_step", None)
+                if steps is not None:  # after lazy steps: first the decay every row owes
+                    self._catch_up(v, steps)
+                fast.rmsprop_update_product(w, v, *g.product, self.learning_rate, self.rho,
+                                            self.epsilon)
+                return
             return self.update_step(w, g.values, slots)
         v, t = slots["velocity"], self.iterations
         steps, dtype = slots.get("velocity_step"), _step_dtype(t)

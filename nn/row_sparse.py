@@ -4,6 +4,11 @@ A `Dense` layer fed a sparse batch has the weight gradient ``dW = x.T @ dz``, wh
 zero for every feature j absent from the batch. Stored as just the other rows, a
 2**20-feature layer's gradient costs what the batch costs, and the optimizers update just
 those rows (`nn.optimizers`).
+
+The numba backend may hand over such a gradient unformed, as the product ``x.T @ dz`` it is
+(`RowSparseGrad.of_product`): RMSprop then takes its step from the product, row by row,
+without the gradient ever being written to memory; anything else that reads ``values`` gets
+them formed on first use, the same numbers.
 """
 
 import numpy as np
@@ -21,12 +26,33 @@ class RowSparseGrad:
     ``np.asarray(g)`` (and any NumPy function given ``g``) sees the dense array, so code
     written for dense gradients keeps working: ``np.linalg.norm(g)``, ``g - dW``. For the
     same reason `copy` returns a dense array; `toarray` says so explicitly.
+
+    ``product`` is None, or for a gradient made by `of_product` the factors
+    ``(indptr, indices, data, delta)`` of ``dW = X.T @ delta`` (X a CSR matrix, ``data`` None
+    when multi-hot), which an optimizer may step from directly.
     """
 
-    __slots__ = ("rows", "values", "shape")
+    __slots__ = ("rows", "_values", "shape", "product", "_form")
 
     def __init__(self, rows, values, shape):
-        self.rows, self.values, self.shape = rows, values, tuple(shape)
+        self.rows, self._values, self.shape = rows, values, tuple(shape)
+        self.product, self._form = None, None
+
+    @classmethod
+    def of_product(cls, rows, shape, product, form):
+        """A gradient whose ``values`` are ``form()``, called on first use (never, when the
+        optimizer steps from ``product``, the factors ``(indptr, indices, data, delta)`` of
+        ``X.T @ delta`` restricted to ``rows``). The factors must not change afterwards."""
+        g = cls(rows, None, shape)
+        g.product, g._form = product, form
+        return g
+
+    @property
+    def values(self):
+        """The gradient's rows, (n_rows, units); formed now if they were not yet."""
+        if self._values is None:
+            self._values, self._form = self._form(), None
+        return self._values
 
     @property
     def dtype(self):

@@ -1,6 +1,7 @@
 """Vector blocks of `SIMD_WIDTH` (16) lanes, in LLVM vector code.
 
 ``_add4`` / ``_add1`` add the sum of four rows (or one row) of ``w`` to ``z[zo:zo+16]``;
+``_add4_in_order`` adds four rows one after the other, as four ``_add1`` calls would round;
 ``_axpy4`` / ``_axpy1`` do the same with each row times a scalar; ``_rmsprop16`` /
 ``_rmsprop16_decayed`` take the RMSprop step on 16 lanes; ``_prefetch`` is a cache hint with no
 effect on results. Offsets are flat element offsets; the caller guarantees 16 elements in
@@ -25,6 +26,13 @@ if numba.config.DISABLE_JIT:
     def _add1(z, zo, w, o0):
         """z[zo:zo+16] += w[o0:o0+16]."""
         z[zo:zo + SIMD_WIDTH] += w[o0:o0 + SIMD_WIDTH]
+
+    def _add4_in_order(z, zo, w, o0, o1, o2, o3):
+        """z[zo:zo+16] = (((z + w[o0:]) + w[o1:]) + w[o2:]) + w[o3:], 16 wide: four `_add1`
+        calls' bits with one load and one store of z."""
+        b = SIMD_WIDTH
+        z[zo:zo + b] = (((z[zo:zo + b] + w[o0:o0 + b]) + w[o1:o1 + b]) + w[o2:o2 + b]) \
+            + w[o3:o3 + b]
 
     def _axpy4(z, zo, w, o0, o1, o2, o3, x0, x1, x2, x3):
         """z[zo:zo+16] += (x0 w[o0:] + x1 w[o1:]) + (x2 w[o2:] + x3 w[o3:]), 16 wide."""
@@ -60,9 +68,10 @@ else:
     from numba.core import cgutils
     from numba.extending import intrinsic
 
-    def _rows_sum_codegen(n_terms, scaled):
+    def _rows_sum_codegen(n_terms, scaled, in_order=False):
         """LLVM for ``z[zo:zo+16] += sum of n_terms 16-wide rows of w`` (each times its x
-        when scaled), summed pairwise like the Python versions above."""
+        when scaled), summed pairwise like the Python versions above; ``in_order`` adds the
+        rows to z one after the other instead."""
 
         def codegen(context, builder, sig, args):
             z_ty, w_ty = sig.args[0], sig.args[2]
@@ -87,9 +96,15 @@ else:
                     x = builder.insert_element(ir.Constant(vec, ir.Undefined), x, lane0)
                     x = builder.shuffle_vector(x, ir.Constant(vec, ir.Undefined), zeros)
                     terms[t] = builder.fmul(x, terms[t])
+            target = block(z, args[1], sig.args[1])
+            if in_order:
+                total = builder.load(target, align=align)
+                for term in terms:
+                    total = builder.fadd(total, term)
+                builder.store(total, target, align=align)
+                return context.get_dummy_value()
             while len(terms) > 1:
                 terms = [builder.fadd(terms[i], terms[i + 1]) for i in range(0, len(terms), 2)]
-            target = block(z, args[1], sig.args[1])
             builder.store(builder.fadd(builder.load(target, align=align), terms[0]), target,
                           align=align)
             return context.get_dummy_value()
@@ -103,6 +118,10 @@ else:
     @intrinsic
     def _add1(typingctx, z, zo, w, o0):
         return types.void(z, zo, w, o0), _rows_sum_codegen(1, False)
+
+    @intrinsic
+    def _add4_in_order(typingctx, z, zo, w, o0, o1, o2, o3):
+        return types.void(z, zo, w, o0, o1, o2, o3), _rows_sum_codegen(4, False, True)
 
     @intrinsic
     def _axpy4(typingctx, z, zo, w, o0, o1, o2, o3, x0, x1, x2, x3):

@@ -9,22 +9,27 @@ arrays' dtype; where a sum runs in another order the last bit may differ. The Nu
 has no fused calls (``nn.kernels.numpy.fused is None``), so there the formulas run as written.
 """
 
+import functools
+
 import numpy as np
 
 from ... import activations
 from ...row_sparse import RowSparseGrad
 from . import dense
-from .backward import spmm_t_rows
+from .backward import spmm_t, spmm_t_rows
 from .forward import spmm
 from .losses import (accepts, binary_accuracy, binary_crossentropy,
                      binary_crossentropy_from_logits)
-from .rmsprop import rmsprop_catch_up, rmsprop_update, rmsprop_update_rows
+from .rmsprop import (rmsprop_catch_up, rmsprop_update, rmsprop_update_product,
+                      rmsprop_update_rows)
 
 __all__ = ["dense_layer", "DenseLayer", "NARROW_FEATURES", "accepts", "binary_accuracy",
            "binary_crossentropy", "binary_crossentropy_from_logits", "rmsprop_catch_up",
-           "rmsprop_update", "rmsprop_update_rows"]
+           "rmsprop_update", "rmsprop_update_product", "rmsprop_update_rows",
+           "PRODUCT_MIN_UNITS"]
 
 NARROW_FEATURES = 64  # dense inputs up to this wide take the one-call kernels; wider, BLAS
+PRODUCT_MIN_UNITS = 64  # a sparse input's weight gradient this wide is left unformed (below)
 
 
 class DenseLayer:
@@ -67,11 +72,7 @@ class DenseLayer:
             dW, db, dx = dense.dense_backward(x, a, da, W, self.code, need_dx)
             return dW, db, dx if need_dx else None
         dz, db = dense.activation_backward(a, da, self.code)
-        if isinstance(x, np.ndarray):
-            dW = x.T @ dz
-        else:
-            dW = RowSparseGrad(*spmm_t_rows(x.indptr, x.indices, _data(x, dz.dtype), dz,
-                                            x.shape[1]), (x.shape[1], dz.shape[1]))
+        dW = x.T @ dz if isinstance(x, np.ndarray) else _sparse_weight_grad(x, dz)
         return dW, db, dz @ W.T if need_dx else None
 
 
@@ -87,6 +88,21 @@ def dense_layer(activation, W):
     if W.dtype not in (np.float32, np.float64):
         return None
     return _LAYERS.get(type(activation))
+
+
+def _sparse_weight_grad(x, dz):
+    """dW = x.T @ dz for a sparse ``x``, a `RowSparseGrad`. When every row of dW is
+    listed (``x`` has at least as many nonzeros as columns) and dW is at least
+    `PRODUCT_MIN_UNITS` wide, it is left unformed (`RowSparseGrad.of_product`): RMSprop steps
+    from the product row by row (`rmsprop_update_product`), and anything else reading the
+    values forms them with `spmm_t`, the same bits as `spmm_t_rows` gives."""
+    n_features, data = x.shape[1], _data(x, dz.dtype)
+    shape = (n_features, dz.shape[1])
+    if n_features <= x.indices.size and dz.shape[1] >= PRODUCT_MIN_UNITS:
+        form = functools.partial(spmm_t, x.indptr, x.indices, data, dz, n_features)
+        return RowSparseGrad.of_product(np.arange(n_features, dtype=np.int32), shape,
+                                        (x.indptr, x.indices, data, dz), form)
+    return RowSparseGrad(*spmm_t_rows(x.indptr, x.indices, data, dz, n_features), shape)
 
 
 def _narrow_dense(x, W):

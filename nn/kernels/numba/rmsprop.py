@@ -1,4 +1,4 @@
-"""Optimizer steps: RMSprop, dense and lazy by rows, in place.
+"""Optimizer steps: RMSprop, dense, lazy by rows, and straight from a sparse product, in place.
 
 The formulas are those of `nn.optimizers.RMSprop`, whose NumPy lines run on the NumPy backend.
 Why the lazy step looks as it does: docs/performance.md, "Lazy RMSprop".
@@ -10,7 +10,7 @@ import numpy as np
 from numba import njit, prange
 
 from ._common import PREFETCH_DISTANCE, SIMD_WIDTH, _threads_for, _unsigned
-from ._vector import _prefetch, _rmsprop16, _rmsprop16_decayed
+from ._vector import _add1, _add4_in_order, _axpy1, _prefetch, _rmsprop16, _rmsprop16_decayed
 
 @njit(cache=True)
 def _rmsprop_dense(w1, g1, v1, consts, k0, k1):
@@ -197,3 +197,142 @@ def rmsprop_catch_up(v, v_step, step, rho):
     """Apply to every row of ``v`` the decay it owes for the steps before ``step``, as
     `rmsprop_update_rows` would when the row is next touched; ``v_step`` becomes ``step``."""
     _rmsprop_catch_up(v, v_step, step, v.dtype.type(rho))
+
+
+@njit(cache=True)
+def _by_columns(indptr, indices, n_features):
+    """The nonzeros of a CSR matrix grouped by column, a stable counting sort: nonzeros
+    ``column_ptr[j]:column_ptr[j + 1]`` of ``order`` (positions in ``indices``) and
+    ``samples`` (their rows) are column j's, in row order."""
+    nnz = indices.size
+    column_ptr = np.zeros(n_features + 1, np.int64)
+    for k in range(nnz):
+        column_ptr[_unsigned(indices[k]) + _unsigned(1)] += 1
+    for j in range(n_features):
+        column_ptr[j + 1] += column_ptr[j]
+    fill = column_ptr[:-1].copy()
+    samples = np.empty(nnz, np.int32)
+    order = np.empty(nnz, np.int64)
+    for i in range(indptr.size - 1):
+        for k in range(indptr[i], indptr[i + 1]):
+            j = _unsigned(indices[k])
+            p = fill[j]
+            samples[p] = i
+            order[p] = k
+            fill[j] = p + 1
+    return column_ptr, samples, order
+
+
+@njit(cache=True)
+def _rmsprop_product_rows(w1, v1, column_ptr, samples, order, data, delta_f, units, g, consts,
+                          j0, j1):
+    """The RMSprop step on rows j0..j1 of ``w`` and ``v`` (flat), each row's gradient summed
+    into ``g`` (one row, reused) from the delta rows of the column's samples, in row order,
+    then stepped: the gradient row is never written to memory."""
+    lr, r, one_minus_r, eps = consts[0], consts[1], consts[2], consts[3]
+    U = _unsigned(units)
+    full, four = U - U % _unsigned(SIMD_WIDTH), _unsigned(4)
+    for j in range(j0, j1):
+        for c in range(units):
+            g[c] = 0
+        p, end = _unsigned(column_ptr[j]), _unsigned(column_ptr[j + 1])
+        if data is None and full == U:  # four delta rows at a time, added in row order
+            while p + four <= end:
+                o0, o1 = _unsigned(samples[p]) * U, _unsigned(samples[p + _unsigned(1)]) * U
+                o2, o3 = (_unsigned(samples[p + _unsigned(2)]) * U,
+                          _unsigned(samples[p + _unsigned(3)]) * U)
+                c = _unsigned(0)
+                while c < U:
+                    _add4_in_order(g, c, delta_f, o0 + c, o1 + c, o2 + c, o3 + c)
+                    c += _unsigned(SIMD_WIDTH)
+                p += four
+        while p < end:
+            o, c = _unsigned(samples[p]) * U, _unsigned(0)
+            if data is None:
+                while c < full:
+                    _add1(g, c, delta_f, o + c)
+                    c += _unsigned(SIMD_WIDTH)
+                while c < U:
+                    g[c] += delta_f[o + c]
+                    c += _unsigned(1)
+            else:
+                x = data[order[p]]
+                while c < full:
+                    _axpy1(g, c, delta_f, o + c, x)
+                    c += _unsigned(SIMD_WIDTH)
+                while c < U:
+                    g[c] += x * delta_f[o + c]
+                    c += _unsigned(1)
+            p += _unsigned(1)
+        o, c = _unsigned(j) * U, _unsigned(0)
+        while c < full:
+            _rmsprop16(w1, o + c, g, c, v1, o + c, lr, r, one_minus_r, eps)
+            c += _unsigned(SIMD_WIDTH)
+        while c < U:
+            gk = g[c]
+            vk = r * v1[o + c] + one_minus_r * (gk * gk)
+            v1[o + c] = vk
+            w1[o + c] -= (lr * gk) / np.sqrt(vk + eps)
+            c += _unsigned(1)
+
+
+_ROW_COST = 4  # a row's step costs about as much as adding this many delta rows into it
+
+
+@njit(cache=True)
+def _row_cuts(column_ptr, n_parts):
+    """Cut the rows into ``n_parts`` contiguous ranges of about equal work, each row costing
+    its nonzeros plus `_ROW_COST`: (n_parts + 1,) bounds. Only speed depends on the cut."""
+    n = column_ptr.size - 1
+    total = column_ptr[n] + _ROW_COST * n
+    cuts = np.empty(n_parts + 1, np.int64)
+    cuts[0], cuts[n_parts] = 0, n
+    j = 0
+    for p in range(1, n_parts):
+        while j < n and (column_ptr[j] + _ROW_COST * j) * n_parts < p * total:
+            j += 1
+        cuts[p] = j
+    return cuts
+
+
+@njit(cache=True)
+def _rmsprop_product_serial(w, v, indptr, indices, data, delta, consts):
+    column_ptr, samples, order = _by_columns(indptr, indices, w.shape[0])
+    g = np.empty(w.shape[1], w.dtype)
+    _rmsprop_product_rows(w.reshape(-1), v.reshape(-1), column_ptr, samples, order, data,
+                          delta.reshape(-1), w.shape[1], g, consts, 0, w.shape[0])
+
+
+@njit(parallel=True, cache=True)
+def _rmsprop_product_parallel(w, v, indptr, indices, data, delta, consts, n_parts):
+    column_ptr, samples, order = _by_columns(indptr, indices, w.shape[0])
+    cuts = _row_cuts(column_ptr, n_parts)
+    w1, v1, delta_f = w.reshape(-1), v.reshape(-1), delta.reshape(-1)
+    for p in prange(n_parts):  # disjoint rows: each row summed and stepped by one thread
+        g = np.empty(w.shape[1], w.dtype)
+        _rmsprop_product_rows(w1, v1, column_ptr, samples, order, data, delta_f, w.shape[1], g,
+                              consts, cuts[p], cuts[p + 1])
+
+
+def rmsprop_update_product(w, v, indptr, indices, data, delta, learning_rate, rho, epsilon):
+    """`rmsprop_update` with the gradient ``g = X.T @ delta`` of a CSR ``X`` (``data`` None:
+    multi-hot), which is never formed: each row of ``g`` is summed into a buffer of one row,
+    in row order of ``X``, then the step is taken on that row of ``w`` and ``v``. So the
+    result is bitwise that of ``rmsprop_update(w, spmm_t(indptr, indices, data, delta,
+    n_features), v, ...)``, for any thread count (each row is one thread's), without writing
+    the gradient and reading it back. Every row takes the step, as the dense step does (a row
+    of no nonzero has g = 0: ``v <- rho * v``, ``w`` unchanged).
+
+    Parameters
+    ----------
+    w, v : (n_features, units), C-contiguous, one dtype;  indptr : int64 (n_rows + 1,)
+    indices : int32 (nnz,) in [0, n_features);  data : (nnz,) w's dtype or None
+    delta : (n_rows, units), w's dtype, C-contiguous;  learning_rate, rho, epsilon : float
+    """
+    consts = _rmsprop_consts(w.dtype, learning_rate, rho, epsilon)
+    delta = np.ascontiguousarray(delta, dtype=w.dtype)
+    threads = _threads_for(indices.size * w.shape[1] + w.size)
+    if threads == 1:
+        _rmsprop_product_serial(w, v, indptr, indices, data, delta, consts)
+    else:
+        _rmsprop_product_parallel(w, v, indptr, indices, data, delta, consts, threads)
