@@ -188,7 +188,7 @@ def findings(summaries, labels, epochs):
               "best_val_acc": most_accurate, "lines": []}
     lines = result["lines"]
     if all(s(n, "lowest_val_loss_epoch") == epochs for n in names):
-        result["overfits_soonest"] = None
+        result["overfits_soonest"] = result["holds_best"] = None
         lines.append(f"no model overfits within {epochs} epochs: every validation loss is "
                      "still at its lowest in the last epoch")
     else:
@@ -197,26 +197,28 @@ def findings(summaries, labels, epochs):
             f"{s(soonest, 'lowest_val_loss_epoch'):.1f}, then up "
             f"{s(soonest, 'rise_per_epoch'):.4f} per epoch to "
             f"{s(soonest, 'lowest_val_loss') + s(soonest, 'val_loss_rise'):.4f} at epoch {epochs}")
-    lines.append(f"holds its validation loss best: {labels[holds]}: epoch {epochs} is "
-                 f"{s(holds, 'val_loss_rise'):.4f} above its lowest "
-                 f"({s(holds, 'lowest_val_loss'):.4f} at epoch "
-                 f"{s(holds, 'lowest_val_loss_epoch'):.1f})")
+        lines.append(f"holds its validation loss best: {labels[holds]}: epoch {epochs} is "
+                     f"{s(holds, 'val_loss_rise'):.4f} above its lowest "
+                     f"({s(holds, 'lowest_val_loss'):.4f} at epoch "
+                     f"{s(holds, 'lowest_val_loss_epoch'):.1f})")
     lines.append(f"lowest validation loss: {labels[lowest]} ({s(lowest, 'lowest_val_loss'):.4f});"
                  f" best validation accuracy: {labels[most_accurate]} "
                  f"({s(most_accurate, 'best_val_acc'):.4f})")
     for name in names[1:]:
-        lines.append(f"{labels[name]} against the original: {compare(summaries, name)}")
+        lines.append(f"{labels[name]} against the original: {compare(summaries, name, epochs)}")
     return result
 
 
-def compare(summaries, name):
+def compare(summaries, name, epochs):
     """How ``name``'s validation loss behaves against the original's, in words and numbers."""
     a, o = summaries[name], summaries["original"]
     epoch, epoch_o = a["lowest_val_loss_epoch"], o["lowest_val_loss_epoch"]
-    when = ("starts overfitting later" if epoch > epoch_o else
+    when = ("neither has passed its lowest validation loss" if epoch == epoch_o == epochs else
+            "starts overfitting later" if epoch > epoch_o else
             "starts overfitting sooner" if epoch < epoch_o else "turns at the same epoch")
     rise, rise_o = a["val_loss_rise"], o["val_loss_rise"]
-    how = "rises less after its lowest" if rise < rise_o else "rises more after its lowest"
+    how = ("rises less after its lowest" if rise < rise_o else
+           "rises more after its lowest" if rise > rise_o else "rises as much after its lowest")
     return (f"{when} (lowest validation loss at epoch {epoch:.1f} vs {epoch_o:.1f}) and {how} "
             f"(+{rise:.4f} vs +{rise_o:.4f} by the last epoch); lowest "
             f"{a['lowest_val_loss']:.4f} vs {o['lowest_val_loss']:.4f}")

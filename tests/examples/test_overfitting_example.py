@@ -155,8 +155,12 @@ def test_findings_change_with_the_numbers():
     assert tie["overfits_soonest"] == "a"
     # Every model still at its lowest in the last epoch: no model is named as overfitting.
     none = module.findings({"original": summary(3, 0.0), "a": summary(3, 0.0)}, labels, 3)
-    assert none["overfits_soonest"] is None
+    assert none["overfits_soonest"] is None and none["holds_best"] is None
     assert none["lines"][0].startswith("no model overfits within 3 epochs")
+    assert not any(line.startswith(("overfits soonest", "holds its")) for line in none["lines"])
+    assert none["lines"][-1].startswith("model a against the original: neither has passed "
+                                        "its lowest validation loss (lowest validation loss at "
+                                        "epoch 3.0 vs 3.0) and rises as much after its lowest")
 
 
 def test_third_edition_holds_out_40_percent_of_the_training_reviews(imdb_dir, tmp_path):
