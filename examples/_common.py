@@ -24,12 +24,14 @@ BACKEND_HELP = ("numba (compiled kernels) or numpy (the same math in plain NumPy
                 "NN_BACKEND, else numba")
 
 
-def add_common_arguments(parser, out_default, out_help):
-    """The options every IMDB example takes: --data, --out, --backend, --batch-size, --quiet."""
+def add_common_arguments(parser, out_default, out_help, batch_size=512,
+                         batch_help="mini-batch size"):
+    """The options every IMDB example takes: --data, --out, --backend, --batch-size, --quiet.
+    ``batch_size=None`` leaves the batch size to the example (say which in ``batch_help``)."""
     parser.add_argument("--data", metavar="PATH", default=None, help=DATA_HELP)
     parser.add_argument("--out", metavar="DIR", default=out_default, help=out_help)
     parser.add_argument("--backend", choices=nn.backend.NAMES, default=None, help=BACKEND_HELP)
-    parser.add_argument("--batch-size", type=int, default=512, help="mini-batch size")
+    parser.add_argument("--batch-size", type=int, default=batch_size, help=batch_help)
     parser.add_argument("--quiet", action="store_true", help="print only the results")
 
 
