@@ -18,7 +18,7 @@ epoch, and states which model overfits soonest and which holds its validation lo
 the measured numbers say. The losses of the penalized models include the penalty, as Keras
 reports them. Figures, results.json and table.md go to --out.
 
-    python examples/overfitting.py                      # five models, 2 seeds (1 for bigger)
+    python examples/overfitting.py                      # five models, 3 seeds (1 for bigger)
     python examples/overfitting.py --seeds 5 --l1       # more seeds, and the l1 penalties
     python examples/overfitting.py --models smaller dropout --seeds 3
     python examples/overfitting.py --protocol third-edition
@@ -26,9 +26,9 @@ reports them. Figures, results.json and table.md go to --out.
 ``--protocol third-edition`` follows the book's third edition instead: the 25,000 training
 reviews only, the last 40% held out (validation_split=0.4), and l2(0.002).
 
-A default run takes about 3 minutes on 2 vCPUs (numba backend, data cached): 2.5 of them
-are the 512-512 model's 20 epochs (7 s each); the four small models take ~8 s a seed, so
-``--models smaller l2 dropout`` finishes in ~20 s. Run with --help for every option.
+A default run takes ~45 s on 2 vCPUs (numba backend, data cached; the first load tokenizes
+the archive, ~12 s more): ~25 s are the 512-512 model's 20 epochs, ~5 s each seed of the four
+small models, so ``--models smaller l2 dropout`` takes ~15 s. Run with --help for every option.
 """
 
 import argparse
@@ -84,7 +84,7 @@ def parse_args(argv=None):
                         f"default: {' '.join(DEFAULT_MODELS)}")
     p.add_argument("--l1", action="store_true",
                    help="also train the l1(0.001) and l1_l2(l1=0.001, l2=0.001) models")
-    p.add_argument("--seeds", type=int, default=2, metavar="N",
+    p.add_argument("--seeds", type=int, default=3, metavar="N",
                    help="seeds per model (--seed, --seed + 1, ...); each model's numbers are "
                         "means over its seeds")
     p.add_argument("--bigger-seeds", type=int, default=1, metavar="N",
