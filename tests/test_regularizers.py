@@ -111,9 +111,9 @@ def test_layers_without_weights_take_no_regularizer():
 
 # --------------------------------------------------------------------- in a model
 
-def _model(reg, seed=1, dtype="float32", d=30, bias_reg=None):
+def _model(reg, seed=1, dtype="float32", d=30, bias_reg=None, units=8):
     model = models.Sequential([
-        layers.Dense(8, "relu", input_shape=(d,), kernel_regularizer=reg,
+        layers.Dense(units, "relu", input_shape=(d,), kernel_regularizer=reg,
                      bias_regularizer=bias_reg, bias_initializer="ones"),
         layers.Dense(8, "relu", kernel_regularizer=reg),
         layers.Dense(1, "sigmoid")], seed=seed, dtype=dtype)
@@ -150,14 +150,15 @@ def test_penalised_gradients_match_central_differences(backend_in_use, data, reg
         assert report.max_rel_error < 1e-6, str(report)
 
 
+@pytest.mark.parametrize("units", [8, 128])  # 128: a wide layer's fused product step too
 @pytest.mark.parametrize("reg", [regularizers.l1(0.01), regularizers.l2(0.02)], ids=repr)
 def test_a_sparse_first_layer_gets_the_dense_penalised_gradient_exactly(backend_in_use,
-                                                                        data, reg):
+                                                                        data, reg, units):
     """The penalty's gradient touches every row, also the rows of words absent from the
     batch; the sum equals the dense computation bit for bit."""
     x, y = data
     x[:, :5] = 0  # five features no sample has
-    dense_model, sparse_model = _model(reg), _model(reg)
+    dense_model, sparse_model = _model(reg, units=units), _model(reg, units=units)
     dense_g = gradcheck.backprop_gradients(dense_model, x, y)["dense/kernel"]
     grad = sparse_model.layers[0].grads
     sparse_g = gradcheck.backprop_gradients(sparse_model, sparse.CSRMatrix.from_dense(x),
@@ -169,12 +170,13 @@ def test_a_sparse_first_layer_gets_the_dense_penalised_gradient_exactly(backend_
     np.testing.assert_allclose(sparse_g, dense_g, rtol=1e-6, atol=1e-8)
 
 
-def test_training_changes_the_absent_rows_only_with_a_penalty(data):
+@pytest.mark.parametrize("units", [8, 128])
+def test_training_changes_the_absent_rows_only_with_a_penalty(data, units):
     x, y = data
     x[:, :5] = 0
     xs = sparse.CSRMatrix.from_dense(x)
     for reg, changed in ((None, False), (regularizers.l2(0.01), True)):
-        model = _model(reg)
+        model = _model(reg, units=units)
         before = model.get_weights()[0][:5].copy()
         model.fit(xs, y, batch_size=8, epochs=1, verbose=0)
         assert (not np.array_equal(model.get_weights()[0][:5], before)) == changed
