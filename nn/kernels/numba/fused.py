@@ -17,11 +17,11 @@ from ... import activations
 from ...row_sparse import RowSparseGrad
 from . import dense
 from .backward import spmm_t, spmm_t_rows
-from .forward import spmm
+from .forward import _spmm_serial, spmm
 from .losses import (accepts, binary_accuracy, binary_crossentropy,
                      binary_crossentropy_from_logits)
-from .rmsprop import (rmsprop_catch_up, rmsprop_update, rmsprop_update_product,
-                      rmsprop_update_rows)
+from . import rmsprop
+from .rmsprop import rmsprop_catch_up, rmsprop_update, rmsprop_update_rows
 
 __all__ = ["dense_layer", "DenseLayer", "NARROW_FEATURES", "accepts", "binary_accuracy",
            "binary_crossentropy", "binary_crossentropy_from_logits", "rmsprop_catch_up",
@@ -30,6 +30,7 @@ __all__ = ["dense_layer", "DenseLayer", "NARROW_FEATURES", "accepts", "binary_ac
 
 NARROW_FEATURES = 64  # dense inputs up to this wide take the one-call kernels; wider, BLAS
 PRODUCT_MIN_UNITS = 64  # a sparse input's weight gradient this wide is left unformed (below)
+# and its layer's products run on one thread (see `rmsprop_update_product`)
 
 
 class DenseLayer:
@@ -58,6 +59,8 @@ class DenseLayer:
             z = x @ W
             z += b
             return z
+        if W.shape[1] >= PRODUCT_MIN_UNITS:  # one thread beside BLAS: see rmsprop_update_product
+            return _spmm_serial(x.indptr, x.indices, _data(x, W.dtype), W, b)
         return spmm(x.indptr, x.indices, _data(x, W.dtype), W, b)
 
     def activate(self, z):
@@ -88,6 +91,14 @@ def dense_layer(activation, W):
     if W.dtype not in (np.float32, np.float64):
         return None
     return _LAYERS.get(type(activation))
+
+
+def rmsprop_update_product(w, v, indptr, indices, data, delta, learning_rate, rho, epsilon):
+    """`rmsprop.rmsprop_update_product` on one thread. It runs beside the BLAS products of the
+    wide layer above, whose OpenBLAS worker threads keep spinning after each call: numba's
+    threads would fight them for the cores (docs/performance.md, "Wide layers")."""
+    rmsprop.rmsprop_update_product(w, v, indptr, indices, data, delta, learning_rate, rho,
+                                   epsilon, threads=1)
 
 
 def _sparse_weight_grad(x, dz):

@@ -314,7 +314,8 @@ def _rmsprop_product_parallel(w, v, indptr, indices, data, delta, consts, n_part
                               consts, cuts[p], cuts[p + 1])
 
 
-def rmsprop_update_product(w, v, indptr, indices, data, delta, learning_rate, rho, epsilon):
+def rmsprop_update_product(w, v, indptr, indices, data, delta, learning_rate, rho, epsilon,
+                           threads=None):
     """`rmsprop_update` with the gradient ``g = X.T @ delta`` of a CSR ``X`` (``data`` None:
     multi-hot), which is never formed: each row of ``g`` is summed into a buffer of one row,
     in row order of ``X``, then the step is taken on that row of ``w`` and ``v``. So the
@@ -328,10 +329,13 @@ def rmsprop_update_product(w, v, indptr, indices, data, delta, learning_rate, rh
     w, v : (n_features, units), C-contiguous, one dtype;  indptr : int64 (n_rows + 1,)
     indices : int32 (nnz,) in [0, n_features);  data : (nnz,) w's dtype or None
     delta : (n_rows, units), w's dtype, C-contiguous;  learning_rate, rho, epsilon : float
+    threads : int or None, the threads to use; None chooses by the size of the call, as
+        every kernel does (`_threads_for`)
     """
     consts = _rmsprop_consts(w.dtype, learning_rate, rho, epsilon)
     delta = np.ascontiguousarray(delta, dtype=w.dtype)
-    threads = _threads_for(indices.size * w.shape[1] + w.size)
+    if threads is None:
+        threads = _threads_for(indices.size * w.shape[1] + w.size)
     if threads == 1:
         _rmsprop_product_serial(w, v, indptr, indices, data, delta, consts)
     else:
