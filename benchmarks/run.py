@@ -31,9 +31,11 @@ repository's root (``benchmarks`` is a package; every measurement runs as
    scaling   nn's epoch against input width (hashed n-grams, 10k to 1M columns), batch
              size and threads, and the memory floor of width (`benchmarks.scaling`,
              `benchmarks.wide_floor`)
+   wide      the model with 512-unit hidden layers: nn (sparse) against Keras/TF (dense)
+             side by side, each in its own process, and its floor (`benchmarks.units_floor`)
    oneoff    import nn, JIT compile on first use, load from the numba cache
              (`benchmarks.oneoff`)
-   checks    the issue's four targets with pass/fail; peak memory of examples/imdb.py
+   checks    the issues' targets with pass/fail; peak memory of examples/imdb.py
 
    and writes ``results.json`` (every run and repetition, the machine: CPU, versions, BLAS),
    ``results.md``, ``training.png``, ``kernels.png`` and ``scaling.png``.
@@ -56,12 +58,13 @@ import time
 from pathlib import Path
 
 from benchmarks.machine import HERE, REPO, describe_blas, machine_info, python_cmd
-from benchmarks.sections import checks, floor, kernels, oneoff, scaling, training
+from benchmarks.sections import checks, floor, kernels, oneoff, scaling, training, wide
 from benchmarks.sections.common import floor_seconds
 
 # each: ctx -> (markdown, JSON-able dict); the later ones read the earlier ones' results
 SECTIONS = [training.training_section, floor.floor_section, kernels.kernels_section,
-            scaling.scaling_section, oneoff.oneoff_section, checks.checks_section]
+            scaling.scaling_section, wide.wide_section, oneoff.oneoff_section,
+            checks.checks_section]
 
 # option: (full run, --quick), filled into args where the command line left None
 DEFAULTS = {
@@ -70,7 +73,7 @@ DEFAULTS = {
     "widths": (",".join(map(str, scaling.WIDTHS)), "16384,1048576"),
     "batch_sizes": ("32,128,512,2048", "128,2048"),
     "thread_counts": (None, None),  # 1 and --threads
-    "oneoff_runs": (3, 1), "imdb_runs": (3, 1),
+    "oneoff_runs": (3, 1), "imdb_runs": (3, 1), "wide_reps": (3, 1), "wide_epochs": (4, 2),
 }
 
 
@@ -181,6 +184,8 @@ def add_section_options(parser):
     add("--scaling-order", choices=["frequency", "hash"], default="frequency",
         help="scaling: column order of every hashed input, renumbered by training document "
         "frequency (what examples/imdb.py --ngrams trains on) or as hashed (frequency)")
+    add("--wide-reps", type=int, help="wide: rounds of nn and Keras/TF at 512 units (3 / 1)")
+    add("--wide-epochs", type=int, help="wide: epochs per run, the first is warm-up (4 / 2)")
     add("--oneoff-runs", type=int, help="one-off costs: fresh numba caches (3 / 1)")
     add("--imdb-runs", type=int, help="checks: runs of examples/imdb.py for its peak "
         "memory (3 / 1; --quick runs it with 2 + 1 epochs)")

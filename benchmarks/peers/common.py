@@ -27,7 +27,7 @@ import time
 N_VALIDATION = 10000  # x_train[:10000] validates, x_train[10000:] trains
 BATCH_SIZE = 512
 EVAL_BATCH_SIZE = 32  # Keras's default, which the notebook's evaluate uses
-UNITS = (16, 16)
+UNITS = (16, 16)  # the hidden layers' widths; `add_units_option` lets a peer take others
 LEARNING_RATE, RHO, EPSILON = 0.001, 0.9, 1e-7
 
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
@@ -51,6 +51,13 @@ def parse_args(description, extra=None):
         os.environ[var] = str(args.threads)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TF's banner off stderr
     return args
+
+
+def add_units_option(parser):
+    """``--units N``: both hidden layers N wide (the notebook's 16 by default; the `wide`
+    section trains 512). For the peers whose model follows it: nn_run and keras_tf."""
+    parser.add_argument("--units", type=int, default=UNITS[0],
+                        help=f"width of both hidden layers (default {UNITS[0]})")
 
 
 class Timer:

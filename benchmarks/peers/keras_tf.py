@@ -1,10 +1,10 @@
-"""Keras 3 on the TensorFlow backend, exactly as the book's notebook trains the IMDB model:
-dense float32 0/1 input (the notebook's ``vectorize_sequences``, built here from the CSR
-arrays), ``Dense(16, relu) -> Dense(16, relu) -> Dense(1, sigmoid)``, RMSprop (lr 0.001, rho 0.9,
-epsilon 1e-7), binary crossentropy, ``model.fit(batch_size=512, validation_data=...)`` and
-``model.evaluate`` with the default batch size 32. Measures each epoch with a callback
-(training plus the validation pass, as fit runs them) and the evaluate call on its own.
-Prints one JSON line (see `common`).
+"""Keras 3 on the TensorFlow backend, exactly as the book's notebook trains the IMDB model: dense
+float32 0/1 input (the notebook's ``vectorize_sequences``, built here from the CSR arrays),
+``Dense(16, relu) -> Dense(16, relu) -> Dense(1, sigmoid)`` (``--units``: other widths),
+RMSprop (lr 0.001, rho 0.9, epsilon 1e-7), binary crossentropy, ``model.fit(batch_size=512,
+validation_data=...)`` and ``model.evaluate`` with the default batch size 32. Measures each
+epoch with a callback (training plus the validation pass, as fit runs them) and the evaluate
+call on its own. Prints one JSON line (see `common`).
 
     python -m benchmarks.peers.keras_tf --data DATA.npz --epochs 6 --threads 2
 """
@@ -18,7 +18,7 @@ SYSTEM = "keras_tf"
 
 
 def main():
-    args = common.parse_args(__doc__.split("\n\n")[0])
+    args = common.parse_args(__doc__.split("\n\n")[0], common.add_units_option)
     os.environ["KERAS_BACKEND"] = "tensorflow"
     start = time.perf_counter()
     try:
@@ -39,8 +39,8 @@ def main():
 
     model = keras.Sequential([
         keras.Input(shape=(n_features,)),
-        keras.layers.Dense(common.UNITS[0], activation="relu"),
-        keras.layers.Dense(common.UNITS[1], activation="relu"),
+        keras.layers.Dense(args.units, activation="relu"),
+        keras.layers.Dense(args.units, activation="relu"),
         keras.layers.Dense(1, activation="sigmoid"),
     ])
     model.compile(optimizer=keras.optimizers.RMSprop(learning_rate=common.LEARNING_RATE,
@@ -68,7 +68,8 @@ def main():
     versions = {**common.base_versions(), "tensorflow": tf.__version__,
                 "keras": keras.__version__, "keras_backend": keras.backend.backend()}
     common.emit(SYSTEM, args, timer.seconds, t.seconds, test_loss, test_accuracy,
-                timer.logs.get("val_accuracy", float("nan")), import_seconds, versions)
+                timer.logs.get("val_accuracy", float("nan")), import_seconds, versions,
+                units=args.units)
 
 
 if __name__ == "__main__":

@@ -1,12 +1,13 @@
 """``nn`` (this repository) training the book's IMDB model through its Keras-like API:
-``Sequential`` of Dense(16, relu), Dense(16, relu), Dense(1, sigmoid), RMSprop (Keras's
-epsilon inside the square root), binary crossentropy, ``fit(batch_size=512,
-validation_data=...)`` and ``evaluate(batch_size=32)``. ``--input sparse`` feeds
-`nn.sparse.CSRMatrix` batches (sparse kernels in the first layer); ``--input dense`` feeds the
-notebook's dense float32 0/1 matrices (BLAS). The backend is nn's choice from ``NN_BACKEND``
-(numba unless it says numpy; `benchmarks.run` sets it for each of its nn systems); a NumPy
-backend run never imports numba. Measures each epoch with a callback (training plus the
-validation pass) and the evaluate call on its own. Prints one JSON line (see `common`).
+``Sequential`` of Dense(16, relu), Dense(16, relu), Dense(1, sigmoid) (``--units``: other
+widths), RMSprop (Keras's epsilon inside the square root), binary crossentropy,
+``fit(batch_size=512, validation_data=...)`` and ``evaluate(batch_size=32)``. ``--input
+sparse`` feeds `nn.sparse.CSRMatrix` batches (sparse kernels in the first layer); ``--input
+dense`` feeds the notebook's dense float32 0/1 matrices (BLAS). The backend is nn's choice from
+``NN_BACKEND`` (numba unless it says numpy; `benchmarks.run` sets it for each of its nn
+systems); a NumPy backend run never imports numba. Measures each epoch with a callback
+(training plus the validation pass) and the evaluate call on its own. Prints one JSON line (see
+`common`).
 
     python -m benchmarks.peers.nn_run --data DATA.npz --input sparse --epochs 6 --threads 2
     NN_BACKEND=numpy python -m benchmarks.peers.nn_run --data DATA.npz --input sparse
@@ -14,12 +15,14 @@ validation pass) and the evaluate call on its own. Prints one JSON line (see `co
 
 import time
 
+from benchmarks.machine import blas_info
 from benchmarks.peers import common
 
 
 def add_options(parser):
     parser.add_argument("--input", choices=["sparse", "dense"], default="sparse",
                         help="CSRMatrix input (default) or the notebook's dense matrices")
+    common.add_units_option(parser)
 
 
 def main():
@@ -46,8 +49,8 @@ def main():
         del indptr, indices
 
     model = models.Sequential(seed=args.seed)
-    model.add(layers.Dense(common.UNITS[0], activation="relu", input_shape=(n_features,)))
-    model.add(layers.Dense(common.UNITS[1], activation="relu"))
+    model.add(layers.Dense(args.units, activation="relu", input_shape=(n_features,)))
+    model.add(layers.Dense(args.units, activation="relu"))
     model.add(layers.Dense(1, activation="sigmoid"))
     model.compile(optimizer=optimizers.RMSprop(learning_rate=common.LEARNING_RATE,
                                                rho=common.RHO, epsilon=common.EPSILON),
@@ -61,13 +64,14 @@ def main():
                                                   batch_size=common.EVAL_BATCH_SIZE, verbose=0)
 
     versions = {**common.base_versions(), "nn": getattr(nn, "__version__", "unknown"),
-                "nn_backend": nn.backend.name()}
+                "nn_backend": nn.backend.name(), "blas": blas_info()}
     if nn.backend.name() == "numba":
         import numba
         versions.update(numba=numba.__version__, numba_threads=numba.config.NUMBA_NUM_THREADS,
                         numba_threading_layer=numba.config.THREADING_LAYER)
     common.emit(system, args, timer.seconds, t.seconds, test_loss, test_accuracy,
-                timer.logs.get("val_binary_accuracy", float("nan")), import_seconds, versions)
+                timer.logs.get("val_binary_accuracy", float("nan")), import_seconds, versions,
+                units=args.units)
 
 
 if __name__ == "__main__":

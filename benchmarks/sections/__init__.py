@@ -1,5 +1,5 @@
 """The report's sections, one module each, in the order `benchmarks.run` runs them:
-`training`, `floor`, `kernels`, `scaling`, `oneoff`, `checks` (`common` holds what they
+`training`, `floor`, `kernels`, `scaling`, `wide`, `oneoff`, `checks` (`common` holds what they
 share).
 
 Each section is a function ``<name>_section(ctx) -> (markdown, JSON-able dict)``; the later

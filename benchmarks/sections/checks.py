@@ -15,6 +15,8 @@ from pathlib import Path
 from benchmarks.machine import REPO, python_cmd, thread_env
 from benchmarks.sections.common import floor_seconds, log, previous, stats
 from benchmarks.sections.training import REFERENCE
+from benchmarks.sections.wide import TARGET as WIDE_TARGET
+from benchmarks.sections.wide import summary as wide_summary
 
 TARGETS = {"keras": 40.0, "torch": 8.0, "memory": 20.0, "floor": 5.0}
 
@@ -157,4 +159,11 @@ def compute_checks(ctx, memory, notebook):
         value is not None and value <= TARGETS["floor"],
         f"{value:.1f}×: {nn_row['layer']['median'] * 1e3:.1f} ms vs {floor * 1e3:.1f} ms "
         f"(with the gather {nn_row['total']['median'] / floor:.1f}×)" if value else "")
+    wide = ctx["sections"].get("wide", (None, {}))[1]
+    s = wide_summary(wide) if wide.get("runs") else {}
+    value, paired = s.get("ratio"), s.get("paired_ratio")
+    add("512-512 model: nn sparse epoch faster than Keras/TensorFlow", value,
+        f"≥ {WIDE_TARGET:g}×", value is not None and value >= WIDE_TARGET,
+        f"{value:.1f}× ({'–' if paired is None else format(paired, '.1f')}×); "
+        f"{s['keras_tf']['median']:.2f} vs {s['nn_sparse']['median']:.3f} s" if value else "")
     return checks
