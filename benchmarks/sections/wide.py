@@ -15,6 +15,7 @@ import statistics
 
 from benchmarks.machine import python_cmd, thread_env
 from benchmarks.sections.common import log, previous, run_quiet
+from benchmarks.sections.training import ACCURACY_TOLERANCE
 
 UNITS = 512
 SYSTEMS = {"nn_sparse": ("nn_run", "--input", "sparse"), "keras_tf": ("keras_tf",)}
@@ -119,6 +120,14 @@ def wide_markdown(data):
         text += (f"\nKeras/TF ÷ nn: **{s['ratio']:.1f}×** (of medians; "
                  f"{'–' if paired is None else format(paired, '.1f')}× paired by round; the "
                  f"issue asks ≥ {TARGET:g}×).\n")
+        gap = 100 * (s["nn_sparse"]["test_accuracy"] - s["keras_tf"]["test_accuracy"])
+        if abs(gap) > ACCURACY_TOLERANCE:
+            accs = ", ".join(f"{100 * r['test_accuracy']:.1f}" for r in data["runs"]
+                             if r["system"] == "nn_sparse" and "test_accuracy" in r)
+            text += (f"\n**Mean test accuracies differ by {gap:+.1f} points** (nn's runs: "
+                     f"{accs}; each seed's run is one trajectory of a model that overfits "
+                     "within a few epochs): not explained by this section, which compares "
+                     "the time of the same work per epoch.\n")
     if "seconds" in floor:
         sec, bw = floor["seconds"], floor["bandwidth_gbs"]
         blas = floor.get("blas", {})
