@@ -113,7 +113,8 @@ def blas_info():
         libs = sorted({line.split()[-1] for line in f
                        if "blas" in line.lower() and line.split()[-1].startswith("/")})
     info["libraries"] = libs
-    for path in libs:
+    # numpy's own copy first (scipy and numba may load a second OpenBLAS): its figures count
+    for path in sorted(libs, key=lambda p: "numpy" not in p):
         try:
             lib = ctypes.CDLL(path)
         except OSError:
@@ -122,7 +123,7 @@ def blas_info():
             for symbol in (f"scipy_openblas_{suffix}64_", f"openblas_{suffix}64_",
                            f"scipy_openblas_{suffix}", f"openblas_{suffix}"):
                 fn = getattr(lib, symbol, None)
-                if fn is not None:
+                if fn is not None and key not in info:
                     fn.restype = ctypes.c_char_p
                     info[key] = fn().decode()
                     break
