@@ -38,8 +38,9 @@ class DenseLayer:
 
     ``x`` is a dense (n_samples, n_features) array or a `nn.sparse.CSRMatrix`. A narrow dense
     ``x`` (a hidden layer's input) runs product, bias and f in one call (`dense`); a sparse
-    ``x`` runs the sparse product (`forward.spmm`), then f in one compiled pass; a wide dense
-    ``x`` uses BLAS for the product.
+    ``x`` runs the sparse product (`forward.spmm`; on one thread for `PRODUCT_MIN_UNITS` units
+    or more), then f in one compiled pass, and its weight gradient may be left unformed
+    (`_sparse_weight_grad`); a wide dense ``x`` uses BLAS for the product.
     """
 
     def __init__(self, code):
@@ -59,7 +60,7 @@ class DenseLayer:
             z = x @ W
             z += b
             return z
-        if W.shape[1] >= PRODUCT_MIN_UNITS:  # one thread beside BLAS: see rmsprop_update_product
+        if W.shape[1] >= PRODUCT_MIN_UNITS:  # one thread beside BLAS (rmsprop_update_product)
             return _spmm_serial(x.indptr, x.indices, _data(x, W.dtype), W, b)
         return spmm(x.indptr, x.indices, _data(x, W.dtype), W, b)
 
