@@ -378,8 +378,11 @@ def keras_reference():
 def keras():
     """Keras 3 on TensorFlow (the notebook's backend), imported once per session, for the
     live cross-checks: they skip, with the reason, where it is not installed or runs on
-    another backend."""
+    another backend. TensorFlow's oneDNN kernels are turned off (before TensorFlow loads):
+    on CPUs with AVX512-BF16 they compute a 512-wide float32 layer's gradients with ~1e-2
+    relative error, where nn and TensorFlow's own kernels agree with float64 to ~4e-7."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     keras = pytest.importorskip("keras", reason="keras is not installed: no live cross-check")
     if keras.backend.backend() != "tensorflow":
         pytest.skip("the live checks compare with Keras on TensorFlow; this Keras runs on "

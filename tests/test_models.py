@@ -200,3 +200,28 @@ def test_a_sigmoid_output_is_scored_from_its_logits_as_keras_on_tensorflow(backe
     # the probability form, for the same outputs, is what nn reported before
     p = model.predict(np.array([[1.0, 0.0], [0.0, 1.0]], np.float32))
     assert losses.binary_crossentropy(y, p.ravel()) == pytest.approx(16.03, abs=0.01)
+
+
+@pytest.mark.parametrize("as_sparse", [False, True], ids=["dense", "sparse"])
+def test_a_wide_model_trains_as_live_keras_does(keras, as_sparse):
+    """512-512-1 (the overfitting notebook's bigger model; its first layer takes the fused
+    product step), RMSprop, 2 epochs of 4 batches from the same initial weights: the same
+    weights as Keras 3 on TensorFlow's float32 kernels, to float32 rounding."""
+    from nn.sparse import CSRMatrix
+
+    rng = np.random.default_rng(2)
+    x = (rng.random((256, 400)) < 0.05).astype(np.float32)
+    y = (rng.random(256) < 0.5).astype(np.float32)
+    model = models.Sequential([layers.Dense(512, "relu", input_shape=(400,)),
+                               layers.Dense(512, "relu"), layers.Dense(1, "sigmoid")], seed=3)
+    model.compile("rmsprop", "binary_crossentropy")
+    twin = keras.Sequential([keras.Input((400,)), keras.layers.Dense(512, "relu"),
+                             keras.layers.Dense(512, "relu"), keras.layers.Dense(1, "sigmoid")])
+    twin.compile(keras.optimizers.RMSprop(), "binary_crossentropy")
+    twin.set_weights(model.get_weights())
+    ours = model.fit(CSRMatrix.from_dense(x) if as_sparse else x, y, batch_size=64, epochs=2,
+                     shuffle=False, verbose=0).history["loss"]
+    theirs = twin.fit(x, y, batch_size=64, epochs=2, shuffle=False, verbose=0).history["loss"]
+    np.testing.assert_allclose(ours, theirs, rtol=1e-5)
+    for u, v in zip(model.get_weights(), twin.get_weights()):
+        np.testing.assert_allclose(u, v, rtol=1e-4, atol=1e-6)
