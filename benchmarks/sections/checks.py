@@ -14,6 +14,7 @@ from pathlib import Path
 
 from benchmarks.machine import REPO, python_cmd, thread_env
 from benchmarks.sections.common import floor_seconds, log, previous, stats
+from benchmarks.sections.ngrams import summarize as ngrams_summary
 from benchmarks.sections.training import REFERENCE
 from benchmarks.sections.wide import TARGET as WIDE_TARGET
 from benchmarks.sections.wide import summary as wide_summary
@@ -166,4 +167,12 @@ def compute_checks(ctx, memory, notebook):
         f"≥ {WIDE_TARGET:g}×", value is not None and value >= WIDE_TARGET,
         f"{value:.1f}× ({'–' if paired is None else format(paired, '.1f')}×); "
         f"{s['keras_tf']['median']:.2f} vs {s['nn_sparse']['median']:.3f} s" if value else "")
+    ngrams = ctx["sections"].get("ngrams", (None, {}))[1]
+    c = ngrams_summary(ngrams).get("criterion") if ngrams.get("runs") else None
+    add("hashed n-grams: nn more accurate than fastText and VW, and reaching each one's "
+        "accuracy in less training time", c and c["nn_accuracy"],
+        "both, against every peer row", bool(c and c["pass"]),
+        f"{100 * c['nn_accuracy']:.2f}% vs at best {100 * c['best_peer_accuracy']:.2f}%; "
+        f"faster to each: {'yes' if c['reaches_faster'] else 'no'} (with nn's hashing: "
+        f"{'yes' if c['reaches_faster_with_hashing'] else 'no'})" if c else "")
     return checks
