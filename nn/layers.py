@@ -149,8 +149,7 @@ class Dense(Layer):
         ops.check_shapes(x, W, b)
         fast = backend.fused_dense(f, W)
         if fast is not None:  # fast path (numba backend): the two lines below, compiled
-            z = fast.logits(x, W, b)
-            a = fast.activate(z)
+            a, z = fast.forward_and_logits(x, W, b)
         else:
             z = ops.affine(x, W, b)   # z = x @ W + b
             a = f.forward(z)          # a = f(z)
@@ -174,11 +173,11 @@ class Dense(Layer):
             raise RuntimeError("backward called before a training forward pass")
         x, a, W = self._x, self._a, self.params["kernel"]
         ops.check_shapes(x, W, a=a, da=da)
-        da = np.asarray(da, dtype=W.dtype)  # a custom loss may hand over float64
         fast = backend.fused_dense(f, W)
-        if fast is not None:  # fast path (numba backend): the four lines below, compiled
+        if fast is not None:  # fast path (numba backend): the five lines below, compiled
             dW, db, dx = fast.backward(x, a, da, W, need_dx)
         else:                 # the math, as the NumPy backend runs it
+            da = np.asarray(da, dtype=W.dtype)      # (a custom loss may hand over float64)
             dz = f.backward(a, da)                  # dL/dz = dL/da * f'(z)
             dW = ops.weight_grad(x, dz)             # dL/dW = x^T dz
             db = dz.sum(axis=0)                     # dL/db = sum over samples of dz

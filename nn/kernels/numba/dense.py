@@ -1,6 +1,7 @@
 """Small dense layers in one compiled call: ``a = f(x @ W + b)`` and its backward.
 
-`dense_forward` does one layer's forward (product, bias, activation) and `dense_backward` its
+`dense_forward` does one layer's forward (product, bias, activation; `dense_forward_logits`
+also keeps the pre-activation) and `dense_backward` its
 backward (activation derivative, the three products), each in a single call; `activate` and
 `activation_backward` do the activation part alone, for a sparse input whose products are the
 sparse kernels'. They are for layers whose input is narrow (`fused.DenseLayer` sends dense
@@ -135,6 +136,16 @@ def dense_forward(x, W, b, act):
     _matmul_add(x, W, z)
     _activate(z.reshape(-1), act)
     return z
+
+
+@njit(cache=True)
+def dense_forward_logits(x, W, b, act):
+    """(a, z): `dense_forward`'s output and the pre-activation z = x @ W + b it activates,
+    bit for bit, in one call (a loss that reads a sigmoid output's logits takes z)."""
+    z = dense_forward(x, W, b, LINEAR)
+    a = z.copy()
+    _activate(a.reshape(-1), act)
+    return a, z
 
 
 @njit(cache=True)

@@ -64,6 +64,14 @@ class DenseLayer:
             return _spmm_serial(x.indptr, x.indices, _data(x, W.dtype), W, b)
         return spmm(x.indptr, x.indices, _data(x, W.dtype), W, b)
 
+    def forward_and_logits(self, x, W, b):
+        """(a, z): `forward`'s output and `logits`' numbers, bit for bit; one compiled call
+        for a narrow dense ``x``."""
+        if _narrow_dense(x, W):
+            return dense.dense_forward_logits(x, W, b, self.code)
+        z = self.logits(x, W, b)
+        return self.activate(z), z
+
     def activate(self, z):
         """f(z) as a new array (``z`` unchanged): `forward`'s last step."""
         return dense.activate(z.copy(), self.code)
@@ -71,7 +79,8 @@ class DenseLayer:
     def backward(self, x, a, da, W, need_dx):
         """(dW, db, dx) from dL/da, as `nn.layers.Dense.backward` computes them; dW is a
         `RowSparseGrad` for a sparse ``x``, dx None without ``need_dx``."""
-        a, da = (np.ascontiguousarray(v, dtype=W.dtype) for v in (a, da))
+        a = np.ascontiguousarray(a, dtype=W.dtype)
+        da = np.ascontiguousarray(da, dtype=W.dtype)
         if _narrow_dense(x, W):
             dW, db, dx = dense.dense_backward(x, a, da, W, self.code, need_dx)
             return dW, db, dx if need_dx else None
