@@ -62,7 +62,8 @@ def fused_dense(activation, W):
     `Dense` layer with ``activation`` and weights ``W``, or None: on the NumPy backend, and
     for an activation the numba backend has no kernel for."""
     fused = (_block_module.get() or _process_module or _load_process_choice()).fused  # get()
-    return None if fused is None else fused.dense_layer(activation, W)
+    # fused.dense_layer(activation, W), inlined: called for every layer and batch
+    return None if fused is None else fused.DENSE_LAYERS.get((type(activation), W.dtype))
 
 
 def set_backend(backend):

@@ -23,7 +23,7 @@ from .losses import (accepts, binary_accuracy, binary_crossentropy,
 from . import rmsprop
 from .rmsprop import rmsprop_catch_up, rmsprop_update, rmsprop_update_rows
 
-__all__ = ["dense_layer", "DenseLayer", "NARROW_FEATURES", "accepts", "binary_accuracy",
+__all__ = ["dense_layer", "DenseLayer", "DENSE_LAYERS", "NARROW_FEATURES", "accepts", "binary_accuracy",
            "binary_crossentropy", "binary_crossentropy_from_logits", "rmsprop_catch_up",
            "rmsprop_update", "rmsprop_update_product", "rmsprop_update_rows",
            "PRODUCT_MIN_UNITS"]
@@ -89,18 +89,18 @@ class DenseLayer:
         return dW, db, dz @ W.T if need_dx else None
 
 
-_LAYERS = {activations.Linear: DenseLayer(dense.LINEAR),
-           activations.ReLU: DenseLayer(dense.RELU),
-           activations.Sigmoid: DenseLayer(dense.SIGMOID),
-           activations.Tanh: DenseLayer(dense.TANH)}
+_CODES = {activations.Linear: dense.LINEAR, activations.ReLU: dense.RELU,
+          activations.Sigmoid: dense.SIGMOID, activations.Tanh: dense.TANH}
+# (activation class, weight dtype) -> calls: one dict lookup per layer and batch
+DENSE_LAYERS = {(cls, np.dtype(dtype)): DenseLayer(code) for cls, code in _CODES.items()
+                for dtype in (np.float32, np.float64)}
 
 
 def dense_layer(activation, W):
     """The `DenseLayer` calls for ``activation`` and weights ``W``, or None: for any class but
-    the four built-in ones exactly (a subclass may change the math) or non-float weights."""
-    if W.dtype not in (np.float32, np.float64):
-        return None
-    return _LAYERS.get(type(activation))
+    the four built-in ones exactly (a subclass may change the math) or non-float weights.
+    (`nn.backend.fused_dense` reads `DENSE_LAYERS` itself.)"""
+    return DENSE_LAYERS.get((type(activation), W.dtype))
 
 
 def rmsprop_update_product(w, v, indptr, indices, data, delta, learning_rate, rho, epsilon):
