@@ -29,7 +29,6 @@ and divisions, the last layer, Python), so a real epoch is above it. Prints one 
 import argparse
 import json
 import os
-import time
 
 N_VALIDATION, BATCH_SIZE, N_FEATURES_DEFAULT = 10000, 512, 10000
 
@@ -46,16 +45,6 @@ def parse_args():
                 "NUMBA_NUM_THREADS"):
         os.environ[var] = str(args.threads)
     return args
-
-
-def best_seconds(fn, reps):
-    fn()
-    times = []
-    for _ in range(reps):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def build_read_rows(units):
@@ -101,6 +90,7 @@ def main():
     import numpy as np
     from concurrent.futures import ThreadPoolExecutor
 
+    from benchmarks.floor import best_seconds  # after parse_args has set the thread counts
     from benchmarks.machine import blas_info
     from nn.memory import zeros_aligned
 
