@@ -61,8 +61,10 @@ def test_summary_times_nn_to_each_peers_median_accuracy_and_judges_the_criterion
     assert reach["with_hashing"] == pytest.approx(2.5) and not reach["faster_with_hashing"]
     assert s["criterion"]["pass"] and s["criterion"]["more_accurate"]
     assert not s["criterion"]["reaches_faster_with_hashing"]
+    assert s["criterion"]["slower_with_hashing"] == ["vw_one_pass"]
     text = ngrams.ngrams_markdown(data)
     assert "**pass**" in text and "0.50 s (epoch 0.25)" in text
+    assert "no, not before vw_one_pass" in text
 
     # a peer nn never reaches: no time, and the criterion fails
     data = made_up({"vw_best": (6.0, 0.925)})

@@ -143,6 +143,8 @@ def summarize(data):
             "reaches_faster": all(out[p]["nn_reach"].get("faster", False) for p in peers),
             "reaches_faster_with_hashing": all(
                 out[p]["nn_reach"].get("faster_with_hashing", False) for p in peers),
+            "slower_with_hashing": [p for p in peers
+                                    if not out[p]["nn_reach"].get("faster_with_hashing")],
             "nn_accuracy": nn_acc,
             "best_peer_accuracy": max(out[p]["test_accuracy"]["median"] for p in peers)}
         c = out["criterion"]
@@ -210,7 +212,10 @@ def ngrams_markdown(data):
                  f"{100 * c['nn_accuracy']:.2f}% against at best "
                  f"{100 * c['best_peer_accuracy']:.2f}%; faster to each: "
                  f"{'yes' if c['reaches_faster'] else 'no'}; counting nn's hashing too: "
-                 f"{'yes' if c['reaches_faster_with_hashing'] else 'no'}).\n")
+                 + ("yes" if c["reaches_faster_with_hashing"] else
+                    "no, not before " + ", ".join(c["slower_with_hashing"]))
+                 + "). A reach at epoch 0.125 is nn's first checkpoint: it may have got "
+                 "there sooner.\n")
     else:
         text += "\n\nNo peer ran: nothing to compare.\n"
     return text
