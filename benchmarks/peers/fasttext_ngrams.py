@@ -27,13 +27,7 @@ def add_options(parser):
 
 def main():
     args = ngram_common.parse_args(__doc__.split("\n\n")[0], add_options)
-    start = time.perf_counter()
-    try:
-        import fasttext
-    except ImportError as exc:
-        ngram_common.skip(SYSTEM, f"{exc.name or 'fasttext'} not installed "
-                                  "(pip install fasttext-numpy2)")
-    import_seconds = time.perf_counter() - start
+    fasttext, import_seconds = ngram_common.import_peer(SYSTEM, "fasttext", "fasttext-numpy2")
     train, test = (f"{args.text_dir}/{name}" for name in FILES["fasttext"])
     settings = {"wordNgrams": args.word_ngrams, "epoch": args.epoch, "lr": args.lr,
                 "dim": args.dim, "thread": args.threads}

@@ -16,11 +16,13 @@ tool loads.
 """
 
 import argparse
+import importlib
 import json
 import os
 import platform
 import resource
 import sys
+import time
 
 from benchmarks.peers.common import THREAD_VARS
 
@@ -50,3 +52,13 @@ def emit(system, args, **record):
 def skip(system, reason):
     print(json.dumps({"system": system, "skipped": reason}), flush=True)
     sys.exit(0)
+
+
+def import_peer(system, module, pip_name):
+    """``(module, seconds its import took)``, or `skip` the system with the install hint."""
+    start = time.perf_counter()
+    try:
+        imported = importlib.import_module(module)
+    except ImportError as exc:
+        skip(system, f"{exc.name or module} not installed (pip install {pip_name})")
+    return imported, time.perf_counter() - start

@@ -30,13 +30,7 @@ def add_options(parser):
 
 def main():
     args = ngram_common.parse_args(__doc__.split("\n\n")[0], add_options)
-    start = time.perf_counter()
-    try:
-        import vowpalwabbit
-    except ImportError as exc:
-        ngram_common.skip(SYSTEM, f"{exc.name or 'vowpalwabbit'} not installed "
-                                  "(pip install vowpalwabbit)")
-    import_seconds = time.perf_counter() - start
+    vowpalwabbit, import_seconds = ngram_common.import_peer(SYSTEM, "vowpalwabbit", "vowpalwabbit")
     train, test = (f"{args.text_dir}/{name}" for name in FILES["vw"])
     options = shlex.split(args.vw_args)
     with tempfile.TemporaryDirectory(prefix="vw_ngrams_") as tmp:
