@@ -172,7 +172,7 @@ def check_gradients(model, x, y, max_entries=64, eps=None, seed=0, sample_weight
     try:
         for layer in dropouts:
             layer.hold_mask = True  # every pass below reuses backprop's masks
-        return _check(model, x, y, sample_weight, max_entries, eps, seed)
+        return _check(model, x, y, sample_weight, max_entries, eps, seed, dropouts)
     finally:
         for layer in dropouts:
             layer.hold_mask = False
@@ -180,13 +180,13 @@ def check_gradients(model, x, y, max_entries=64, eps=None, seed=0, sample_weight
             g.bit_generator.state = state
 
 
-def _check(model, x, y, sample_weight, max_entries, eps, seed):
-    for layer in model.layers:
-        if isinstance(layer, Dropout):
-            layer._scale = None  # a fresh mask, then held
+def _check(model, x, y, sample_weight, max_entries, eps, seed, dropouts):
+    for layer in dropouts:
+        layer._scale = None  # a fresh mask, then held
     analytic = _backprop(model, x, y, sample_weight)
     at_w = relu_patterns(model)  # the patterns of backprop's own forward pass
-    caches = [(layer._x, layer._a) for layer in model.layers if layer.has_weights]
+    weighted = [layer for layer in model.layers if layer.has_weights]  # not Dropout
+    caches = [(layer._x, layer._a) for layer in weighted]
     rng = np.random.default_rng(seed)
 
     def loss_and_flip():
@@ -222,6 +222,6 @@ def _check(model, x, y, sample_weight, max_entries, eps, seed):
                      "max_rel_error": _worst(rel_err[~kink]),
                      "max_abs_error_at_kinks": float(abs_err[kink].max(initial=0.0)),
                      "max_rel_error_at_kinks": float(rel_err[kink].max(initial=0.0))})
-    for layer, (x_cached, a_cached) in zip([l for l in model.layers if l.has_weights], caches):
+    for layer, (x_cached, a_cached) in zip(weighted, caches):
         layer._x, layer._a = x_cached, a_cached  # as backprop left them, like the grads
     return GradcheckReport(rows)

@@ -14,8 +14,8 @@ import os
 import statistics
 
 from benchmarks.machine import python_cmd, thread_env
-from benchmarks.sections.common import log, previous, run_quiet
-from benchmarks.sections.training import ACCURACY_TOLERANCE
+from benchmarks.sections.common import log, previous, run_quiet, stats
+from benchmarks.sections.training import ACCURACY_TOLERANCE, timed_epochs
 
 UNITS = 512
 SYSTEMS = {"nn_sparse": ("nn_run", "--input", "sparse"), "keras_tf": ("keras_tf",)}
@@ -52,7 +52,7 @@ def measure_wide(ctx):
             runs.append(record)
             log(f"wide round {rnd + 1}/{args.wide_reps} {name:10s} " + (
                 record.get("error") or record.get("skipped") or
-                f"{statistics.median(timed(record)):.3f} s/epoch, "
+                f"{statistics.median(timed_epochs(record)):.3f} s/epoch, "
                 f"acc {record['test_accuracy']:.4f}") +
                 f" (other CPU {record['foreign_cpu_share']:.0%})")
     cmd = python_cmd("units_floor", "--data", ctx["data_path"], "--units", UNITS, "--threads",
@@ -64,10 +64,6 @@ def measure_wide(ctx):
             "epochs": args.wide_epochs, "reps": args.wide_reps}
 
 
-def timed(record):
-    return record["epoch_seconds"][1:] or record["epoch_seconds"]
-
-
 def summary(data):
     """Per system: median s/epoch over all timed epochs, min, max, mean test accuracy; and
     the median over rounds of Keras's run divided by nn's run of the same round."""
@@ -76,14 +72,13 @@ def summary(data):
     for name in SYSTEMS:
         mine = [r for r in ok if r["system"] == name]
         if mine:
-            epochs = [s for r in mine for s in timed(r)]
-            out[name] = {"median": statistics.median(epochs), "min": min(epochs),
-                         "max": max(epochs), "runs": len(mine),
+            out[name] = {**stats(s for r in mine for s in timed_epochs(r)), "runs": len(mine),
                          "test_accuracy": statistics.fmean(r["test_accuracy"] for r in mine),
                          "other_cpu": statistics.median(r["foreign_cpu_share"] for r in mine)}
     paired = []
     for rnd in {r["round"] for r in ok}:
-        pair = {r["system"]: statistics.median(timed(r)) for r in ok if r["round"] == rnd}
+        pair = {r["system"]: statistics.median(timed_epochs(r)) for r in ok
+                if r["round"] == rnd}
         if len(pair) == 2:
             paired.append(pair["keras_tf"] / pair["nn_sparse"])
     if len(out) == 2:
