@@ -23,8 +23,8 @@ from .losses import (accepts, binary_accuracy, binary_crossentropy,
 from . import rmsprop
 from .rmsprop import rmsprop_catch_up, rmsprop_update, rmsprop_update_rows
 
-__all__ = ["dense_layer", "DenseLayer", "DENSE_LAYERS", "NARROW_FEATURES", "accepts", "binary_accuracy",
-           "binary_crossentropy", "binary_crossentropy_from_logits", "rmsprop_catch_up",
+__all__ = ["dense_layer", "DenseLayer", "DENSE_LAYERS", "NARROW_FEATURES", "accepts",
+           "binary_accuracy", "binary_crossentropy", "binary_crossentropy_from_logits", "rmsprop_catch_up",
            "rmsprop_update", "rmsprop_update_product", "rmsprop_update_rows",
            "PRODUCT_MIN_UNITS"]
 
