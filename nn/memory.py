@@ -6,6 +6,8 @@ slots, so a sparse batch that reads and writes whole rows touches one line per r
 here depends on the backend: every kernel also works on unaligned arrays.
 """
 
+import math
+
 import numpy as np
 
 CACHE_LINE = 64  # bytes
@@ -34,8 +36,13 @@ def aligned_copy(a, dtype=None, align=CACHE_LINE):
 
 
 def _aligned(allocate, shape, dtype, align):
-    shape = (shape,) if np.ndim(shape) == 0 else tuple(shape)
-    nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    # Called for every sparse batch's weight gradient: plain-Python arithmetic and the
+    # array interface, not np.prod and .ctypes (microseconds each).
+    try:
+        shape = tuple(shape)
+    except TypeError:  # one number
+        shape = (shape,)
+    nbytes = math.prod(shape) * np.dtype(dtype).itemsize
     buffer = allocate(nbytes + align, np.uint8)
-    start = -buffer.ctypes.data % align
+    start = -buffer.__array_interface__["data"][0] % align
     return buffer[start:start + nbytes].view(dtype).reshape(shape)
