@@ -411,13 +411,18 @@ class Adam(Optimizer):
         v_hat = max(v_hat, v)
         w -= alpha * m / (sqrt(v_hat) + epsilon)
 
-    Every line in the weights' dtype, alpha included: ``beta**t``, ``1 - beta**t`` and alpha
-    are each rounded to float32 for float32 weights, as Keras computes them, so a step
-    matches Keras to the last bit or so.
+    Every line in the weights' dtype (the gradient is cast to it first), alpha included:
+    ``beta**t``, ``1 - beta**t`` and alpha are each rounded to float32 for float32 weights,
+    as Keras computes them, so a step matches Keras to the last bit or so. On the numba
+    backend the step is one fused compiled pass over ``w``, ``g``, ``m`` and ``v``, bitwise
+    the same as the NumPy lines; with ``amsgrad`` the NumPy lines run on both backends.
 
     The momentum ``m`` moves every weight even where the gradient is zero, so a row-sparse
-    gradient is densified (exact, not lazy). ``**options``: ``weight_decay``, ``clipnorm``,
-    ``clipvalue``, ``global_clipnorm``, as `Optimizer` applies them.
+    gradient steps every row (exact, not lazy): the NumPy backend densifies it; the numba
+    backend steps the rows it lists with their gradient and every other row with g = 0,
+    and an unformed ``x.T @ dz`` (`RowSparseGrad.of_product`) row by row from the product,
+    never forming the dense gradient: the same bits. ``**options``: ``weight_decay``,
+    ``clipnorm``, ``clipvalue``, ``global_clipnorm``, as `Optimizer` applies them.
     """
 
     name = "adam"
@@ -436,12 +441,30 @@ class Adam(Optimizer):
     def update_step(self, w, g, slots):
         f = w.dtype.type
         alpha = self._step_size(f)
-        m, v = slots["m"], slots["v"]
+        m, v, g = slots["m"], slots["v"], np.ascontiguousarray(g, dtype=w.dtype)
+        fast = backend.get().fused
+        if fast is not None and not self.amsgrad:  # fast path (numba backend): in one pass
+            fast.adam_update(w, g, m, v, alpha, self.beta_1, self.beta_2, self.epsilon)
+            return
         m += (g - m) * f(1 - self.beta_1)
         v += (g * g - v) * f(1 - self.beta_2)
         if self.amsgrad:
             v = np.maximum(slots["v_hat"], v, out=slots["v_hat"])  # v_hat = max(v_hat, v)
         w -= alpha * m / (np.sqrt(v) + f(self.epsilon))
+
+    def update_rows(self, w, g, slots):
+        fast = backend.get().fused
+        if fast is None or self.amsgrad:  # the NumPy lines on the densified gradient
+            return super().update_rows(w, g, slots)
+        # fast path (numba backend): update_step's fused step, every row, g = 0 outside g.rows
+        alpha, m, v = self._step_size(w.dtype.type), slots["m"], slots["v"]
+        if g.product is not None and g.rows.size == w.shape[0]:
+            # each row of the unformed g = x.T @ dz summed and stepped in turn (never stored)
+            fast.adam_update_product(w, m, v, *g.product, alpha, self.beta_1, self.beta_2,
+                                     self.epsilon)
+        else:
+            fast.adam_update_rows(w, m, v, g.rows, g.values, alpha, self.beta_1, self.beta_2,
+                                  self.epsilon)
 
     def _step_size(self, f):
         """alpha in the weights' dtype ``f``, every operation rounded to it as Keras rounds

@@ -3,10 +3,11 @@ one compiled call.
 
 Each is the labelled fast branch beside a plain NumPy formula, in the file that owns the
 formula: `nn.layers.Dense` (`dense_layer`), `nn.losses.BinaryCrossentropy`
-(`binary_crossentropy`), `nn.metrics.binary_accuracy` (`binary_accuracy`) and
-`nn.optimizers.RMSprop` (`rmsprop_*`). Each computes what its formula computes, in the
-arrays' dtype; where a sum runs in another order the last bit may differ. The NumPy backend
-has no fused calls (``nn.kernels.numpy.fused is None``), so there the formulas run as written.
+(`binary_crossentropy`), `nn.metrics.binary_accuracy` (`binary_accuracy`),
+`nn.optimizers.RMSprop` (`rmsprop_*`) and `nn.optimizers.Adam` (`adam_*`). Each computes what
+its formula computes, in the arrays' dtype; where a sum runs in another order the last bit
+may differ. The NumPy backend has no fused calls (``nn.kernels.numpy.fused is None``), so
+there the formulas run as written.
 """
 
 import functools
@@ -15,15 +16,17 @@ import numpy as np
 
 from ... import activations
 from ...row_sparse import RowSparseGrad
-from . import dense
+from . import adam, dense
 from .backward import spmm_t, spmm_t_rows
 from .forward import _spmm_serial, spmm
 from .losses import (accepts, binary_accuracy, binary_crossentropy,
                      binary_crossentropy_from_logits)
 from . import rmsprop
+from .adam import adam_update, adam_update_rows
 from .rmsprop import rmsprop_catch_up, rmsprop_update, rmsprop_update_rows
 
 __all__ = ["dense_layer", "DenseLayer", "DENSE_LAYERS", "NARROW_FEATURES", "accepts",
+           "adam_update", "adam_update_product", "adam_update_rows",
            "binary_accuracy", "binary_crossentropy", "binary_crossentropy_from_logits", "rmsprop_catch_up",
            "rmsprop_update", "rmsprop_update_product", "rmsprop_update_rows",
            "PRODUCT_MIN_UNITS"]
@@ -109,6 +112,13 @@ def rmsprop_update_product(w, v, indptr, indices, data, delta, learning_rate, rh
     threads would fight them for the cores (docs/performance.md, "Wide layers")."""
     rmsprop.rmsprop_update_product(w, v, indptr, indices, data, delta, learning_rate, rho,
                                    epsilon, threads=1)
+
+
+def adam_update_product(w, m, v, indptr, indices, data, delta, alpha, beta_1, beta_2, epsilon):
+    """`adam.adam_update_product` on one thread, for the reason `rmsprop_update_product`
+    gives."""
+    adam.adam_update_product(w, m, v, indptr, indices, data, delta, alpha, beta_1, beta_2,
+                             epsilon, threads=1)
 
 
 def _sparse_weight_grad(x, dz):
