@@ -292,7 +292,8 @@ def main():
             name, med, lo, hi, parts, runs = run_system(args.system, args.reps, x_train, x_val,
                                                         W, b, delta, perm)
         except ImportError as exc:  # torch is optional
-            print(json.dumps({"system": args.system, "skipped": f"{exc.name} not installed"}))
+            print(json.dumps({"system": args.system, "skipped":
+                              f"{exc.name} not installed (pip install {exc.name})"}))
             return
         record = {"system": args.system, "name": name, "threads": numba.get_num_threads(),
                   "reps": [{k: float(v) for k, v in r.items()} for r in runs],

@@ -1,6 +1,7 @@
 """``nn`` (this repository) training the book's IMDB model through its Keras-like API:
 ``Sequential`` of Dense(16, relu), Dense(16, relu), Dense(1, sigmoid) (``--units``: other
-widths), RMSprop (Keras's epsilon inside the square root), binary crossentropy,
+widths), RMSprop (Keras's epsilon inside the square root; ``--optimizer adam``: Keras's default
+``Adam()``, lr 0.001, to compare with scikit-learn's MLPClassifier), binary crossentropy,
 ``fit(batch_size=512, validation_data=...)`` and ``evaluate(batch_size=32)``. ``--input
 sparse`` feeds `nn.sparse.CSRMatrix` batches (sparse kernels in the first layer); ``--input
 dense`` feeds the notebook's dense float32 0/1 matrices (BLAS). The backend is nn's choice from
@@ -10,6 +11,7 @@ systems); a NumPy backend run never imports numba. Measures each epoch with a ca
 `common`).
 
     python -m benchmarks.peers.nn_run --data DATA.npz --input sparse --epochs 6 --threads 2
+    python -m benchmarks.peers.nn_run --data DATA.npz --input sparse --optimizer adam
     NN_BACKEND=numpy python -m benchmarks.peers.nn_run --data DATA.npz --input sparse
 """
 
@@ -22,12 +24,14 @@ from benchmarks.peers import common
 def add_options(parser):
     parser.add_argument("--input", choices=["sparse", "dense"], default="sparse",
                         help="CSRMatrix input (default) or the notebook's dense matrices")
+    parser.add_argument("--optimizer", choices=["rmsprop", "adam"], default="rmsprop",
+                        help="the notebook's RMSprop (default) or Adam() with its defaults")
     common.add_units_option(parser)
 
 
 def main():
     args = common.parse_args(__doc__.split("\n\n")[0], add_options)
-    system = f"nn_{args.input}"
+    system = f"nn_{args.input}" + ("_adam" if args.optimizer == "adam" else "")
     start = time.perf_counter()
     import nn
     from nn import layers, models, optimizers
@@ -52,9 +56,10 @@ def main():
     model.add(layers.Dense(args.units, activation="relu", input_shape=(n_features,)))
     model.add(layers.Dense(args.units, activation="relu"))
     model.add(layers.Dense(1, activation="sigmoid"))
-    model.compile(optimizer=optimizers.RMSprop(learning_rate=common.LEARNING_RATE,
-                                               rho=common.RHO, epsilon=common.EPSILON),
-                  loss="binary_crossentropy", metrics=["binary_accuracy"])
+    optimizer = (optimizers.Adam() if args.optimizer == "adam" else
+                 optimizers.RMSprop(learning_rate=common.LEARNING_RATE, rho=common.RHO,
+                                    epsilon=common.EPSILON))
+    model.compile(optimizer=optimizer, loss="binary_crossentropy", metrics=["binary_accuracy"])
 
     timer = common.EpochTimer()
     model.fit(*data["train"], epochs=args.epochs, batch_size=common.BATCH_SIZE,
@@ -71,7 +76,7 @@ def main():
                         numba_threading_layer=numba.config.THREADING_LAYER)
     common.emit(system, args, timer.seconds, t.seconds, test_loss, test_accuracy,
                 timer.logs.get("val_binary_accuracy", float("nan")), import_seconds, versions,
-                units=args.units)
+                units=args.units, optimizer=args.optimizer)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ def main():
         import torch
         from torch import nn
     except ImportError:
-        common.skip(SYSTEM, "torch not installed")
+        common.skip(SYSTEM, "torch not installed (pip install torch)")
     from benchmarks.peers import torch_common
     import_seconds = time.perf_counter() - start
     torch_common.setup(args)

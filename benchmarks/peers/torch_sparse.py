@@ -35,7 +35,7 @@ def main():
         import torch
         from torch import nn
     except ImportError:
-        common.skip(system, "torch not installed")
+        common.skip(system, "torch not installed (pip install torch)")
     import numpy as np
     from benchmarks.peers import torch_common
     import_seconds = time.perf_counter() - start
