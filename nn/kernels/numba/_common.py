@@ -1,4 +1,4 @@
-"""Constants the numba kernels share, and the choice of thread count.
+"""Constants the numba kernels share, the choice of thread count and of the loops for a width.
 
 Why these values: docs/performance.md, "The numba kernels" ("Vector blocks", "Prefetching",
 "Threads").
@@ -19,3 +19,10 @@ def _threads_for(work):
     if work < PARALLEL_MIN_WORK:
         return 1
     return numba.get_num_threads()
+
+
+def _width(a):
+    """None when the last axis of ``a`` (``W`` or ``delta``) is 16 units, else its length: the
+    last argument of the kernels that have a loop for 16 units and one for any width. A None
+    argument prunes the branch it guards when numba compiles, so a call compiles one loop."""
+    return None if a.shape[1] == SIMD_WIDTH else a.shape[1]

@@ -8,7 +8,7 @@ import numpy as np
 from numba import njit, prange
 
 from ...memory import empty_aligned, zeros_aligned
-from ._common import PREFETCH_DISTANCE, SIMD_WIDTH, _threads_for, _unsigned
+from ._common import PREFETCH_DISTANCE, SIMD_WIDTH, _threads_for, _unsigned, _width
 from ._vector import _add1, _axpy1, _prefetch
 
 @njit(cache=True)
@@ -128,9 +128,10 @@ def _add_delta(out_f, o, delta_f, di, units, data, k):
 
 
 @njit(cache=True)
-def _spmm_t_part(indptr, indices, data, delta, out, f0, f1, n_features):
+def _spmm_t_part(indptr, indices, data, delta, out, f0, f1, n_features, width):
     """Add every sample's delta row (times its value) into row ``indices[k]`` of ``out`` for
-    each of its nonzeros k whose feature is in [f0, f1), in sample order (a dense dW)."""
+    each of its nonzeros k whose feature is in [f0, f1), in sample order (a dense dW).
+    ``width`` is `_width(delta)`: None compiles the 16-unit loop alone."""
     n_rows = indptr.size - 1
     units = _unsigned(delta.shape[1])
     out_f, delta_f = out.reshape(-1), delta.reshape(-1)
@@ -141,7 +142,7 @@ def _spmm_t_part(indptr, indices, data, delta, out, f0, f1, n_features):
             start = _lower_bound(indices, start, end, f0)
         if f1 < n_features:
             end = _lower_bound(indices, start, end, f1)
-        if units == _unsigned(SIMD_WIDTH):  # the common width: one vector block per nonzero
+        if width is None:  # the common width, 16: one vector block per nonzero
             for k in range(_unsigned(start), _unsigned(end)):
                 if k + _unsigned(PREFETCH_DISTANCE) < _unsigned(end):
                     _prefetch(out_f, _unsigned(indices[k + _unsigned(PREFETCH_DISTANCE)]) * units)
@@ -155,12 +156,13 @@ def _spmm_t_part(indptr, indices, data, delta, out, f0, f1, n_features):
 
 
 @njit(cache=True)
-def _spmm_t_ranked(indptr, data, delta, out, rank, q0, q1, chunk):
+def _spmm_t_ranked(indptr, data, delta, out, rank, q0, q1, chunk, width):
     """Rows q0..q1 of the row-sparse dW: ``out[q] = sum of delta[i] (times its value) over
     the nonzeros k of sample i with rank[k] == q``, in sample order; ``out`` need not be
     zeroed. The rows are made ``chunk`` at a time (a chunk fits in L2): zeroed, then every
     sample adds its nonzeros ranked in the chunk, which lie next to each other in its sorted
-    row; a cursor per sample remembers where its next chunk starts."""
+    row; a cursor per sample remembers where its next chunk starts. ``width`` as in
+    `_spmm_t_part`."""
     n_rows = indptr.size - 1
     units = _unsigned(delta.shape[1])
     out_f, delta_f = out.reshape(-1), delta.reshape(-1)
@@ -175,7 +177,7 @@ def _spmm_t_ranked(indptr, data, delta, out, rank, q0, q1, chunk):
             di = _unsigned(i) * units
             k, end = cursor[i], indptr[i + 1]
             while k < end and rank[k] < c1:
-                if units == _unsigned(SIMD_WIDTH):
+                if width is None:
                     if data is None:
                         _add1(out_f, _unsigned(rank[k]) * units, delta_f, di)
                     else:
@@ -187,15 +189,17 @@ def _spmm_t_ranked(indptr, data, delta, out, rank, q0, q1, chunk):
 
 
 @njit(cache=True)
-def _spmm_t_serial(indptr, indices, data, delta, out, n_features):
-    _spmm_t_part(indptr, indices, data, delta, out, 0, n_features, n_features)
+def _spmm_t_serial(indptr, indices, data, delta, out, n_features, width):
+    # f0 as an int64, not the literal 0: one compiled `_lower_bound` serves f0 and f1
+    _spmm_t_part(indptr, indices, data, delta, out, np.int64(0), n_features, n_features, width)
 
 
 @njit(parallel=True, cache=True)
-def _spmm_t_parallel(indptr, indices, data, delta, out, n_features, n_parts):
+def _spmm_t_parallel(indptr, indices, data, delta, out, n_features, n_parts, width):
     cuts = _feature_cuts(indices, n_features, n_parts)
     for p in prange(n_parts):
-        _spmm_t_part(indptr, indices, data, delta, out, cuts[p], cuts[p + 1], n_features)
+        _spmm_t_part(indptr, indices, data, delta, out, cuts[p], cuts[p + 1], n_features,
+                     width)
 
 
 @njit(cache=True)
@@ -208,15 +212,15 @@ def _rank_of(bits, below, f, n_cols):
 
 
 @njit(cache=True)
-def _spmm_t_rows_serial(indptr, indices, data, delta, out, bits, below, chunk):
+def _spmm_t_rows_serial(indptr, indices, data, delta, out, bits, below, chunk, width):
     rank = np.empty(indices.size, np.uint32)
     _column_ranks(indices, bits, below, rank, 0, indices.size)
-    _spmm_t_ranked(indptr, data, delta, out, rank, 0, out.shape[0], chunk)
+    _spmm_t_ranked(indptr, data, delta, out, rank, np.int64(0), out.shape[0], chunk, width)
 
 
 @njit(parallel=True, cache=True)
 def _spmm_t_rows_parallel(indptr, indices, data, delta, out, n_features, bits, below, chunk,
-                          n_parts):
+                          n_parts, width):
     nnz, n_cols = indices.size, out.shape[0]
     cuts = _feature_cuts(indices, n_features, n_parts)
     rank = np.empty(nnz, np.uint32)
@@ -224,7 +228,7 @@ def _spmm_t_rows_parallel(indptr, indices, data, delta, out, n_features, bits, b
         _column_ranks(indices, bits, below, rank, p * nnz // n_parts, (p + 1) * nnz // n_parts)
     for p in prange(n_parts):
         _spmm_t_ranked(indptr, data, delta, out, rank, _rank_of(bits, below, cuts[p], n_cols),
-                       _rank_of(bits, below, cuts[p + 1], n_cols), chunk)
+                       _rank_of(bits, below, cuts[p + 1], n_cols), chunk, width)
 
 
 def _spmm_t_into(indptr, indices, data, delta, out, n_features):
@@ -232,9 +236,9 @@ def _spmm_t_into(indptr, indices, data, delta, out, n_features):
     delta = np.ascontiguousarray(delta)
     threads = min(_threads_for(indices.size * delta.shape[1]), max(1, n_features))
     if threads == 1:
-        _spmm_t_serial(indptr, indices, data, delta, out, n_features)
+        _spmm_t_serial(indptr, indices, data, delta, out, n_features, _width(delta))
     else:
-        _spmm_t_parallel(indptr, indices, data, delta, out, n_features, threads)
+        _spmm_t_parallel(indptr, indices, data, delta, out, n_features, threads, _width(delta))
     return out
 
 
@@ -298,8 +302,9 @@ def spmm_t_rows(indptr, indices, data, delta, n_features):
     chunk = max(1, _CHUNK_BYTES // (delta.shape[1] * delta.itemsize))
     threads = min(_threads_for(indices.size * delta.shape[1]), max(1, n_features))
     if threads == 1:
-        _spmm_t_rows_serial(indptr, indices, data, delta, values, bits, below, chunk)
+        _spmm_t_rows_serial(indptr, indices, data, delta, values, bits, below, chunk,
+                            _width(delta))
     else:
         _spmm_t_rows_parallel(indptr, indices, data, delta, values, n_features, bits, below,
-                              chunk, threads)
+                              chunk, threads, _width(delta))
     return rows, values

@@ -126,14 +126,21 @@ def activation_backward(a, da, act):
 
 
 @njit(cache=True)
-def dense_forward(x, W, b, act):
-    """a = f(x @ W + b) for a dense batch ``x`` (n_samples, n_features), ``W`` (n_features,
-    units), ``b`` (units,), all C-contiguous of one dtype. Returns a new (n_samples, units)."""
+def _affine(x, W, b):
+    """z = x @ W + b, a new (n_samples, units) array."""
     z = np.empty((x.shape[0], W.shape[1]), W.dtype)
     for i in range(x.shape[0]):  # loops, not z[i, :] = b: a slice store compiles far slower
         for j in range(W.shape[1]):
             z[i, j] = b[j]
     _matmul_add(x, W, z)
+    return z
+
+
+@njit(cache=True)
+def dense_forward(x, W, b, act):
+    """a = f(x @ W + b) for a dense batch ``x`` (n_samples, n_features), ``W`` (n_features,
+    units), ``b`` (units,), all C-contiguous of one dtype. Returns a new (n_samples, units)."""
+    z = _affine(x, W, b)
     _activate(z.reshape(-1), act)
     return z
 
@@ -142,7 +149,7 @@ def dense_forward(x, W, b, act):
 def dense_forward_logits(x, W, b, act):
     """(a, z): `dense_forward`'s output and the pre-activation z = x @ W + b it activates,
     bit for bit, in one call (a loss that reads a sigmoid output's logits takes z)."""
-    z = dense_forward(x, W, b, LINEAR)
+    z = _affine(x, W, b)  # not dense_forward(..., LINEAR): a constant code compiles it again
     a = z.copy()
     _activate(a.reshape(-1), act)
     return a, z

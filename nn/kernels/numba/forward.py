@@ -7,7 +7,7 @@ docs/performance.md, "Forward", "Vector blocks" and "Prefetching".
 import numpy as np
 from numba import njit, prange
 
-from ._common import PREFETCH_DISTANCE, SIMD_WIDTH, _threads_for, _unsigned
+from ._common import PREFETCH_DISTANCE, SIMD_WIDTH, _threads_for, _unsigned, _width
 from ._vector import _add1, _add4, _axpy1, _axpy4, _prefetch
 
 @njit(cache=True)
@@ -95,30 +95,36 @@ def _spmm_rows_any(indptr, indices, data, Wf, b, Zf, units, r0, r1):
 
 
 @njit(cache=True)
-def _spmm_rows(indptr, indices, data, W, b, Z, r0, r1):
+def _spmm_rows(indptr, indices, data, W, b, Z, r0, r1, width):
     """Rows r0..r1 of Z = X @ W + b (``data`` None: multi-hot). Four nonzeros at a time,
-    added pairwise; blocks of 16 units in vector code."""
+    added pairwise; blocks of 16 units in vector code. ``width`` is `_width(W)`: None
+    compiles the 16-unit loops alone, an int the loops for any width alone."""
     Wf, Zf = W.reshape(-1), Z.reshape(-1)
-    if W.shape[1] == SIMD_WIDTH:
+    if width is None:
         _spmm_rows16(indptr, indices, data, Wf, b, Zf, r0, r1)
     else:
-        _spmm_rows_any(indptr, indices, data, Wf, b, Zf, W.shape[1], r0, r1)
+        _spmm_rows_any(indptr, indices, data, Wf, b, Zf, width, r0, r1)
 
 
 @njit(cache=True)
-def _spmm_serial(indptr, indices, data, W, b):
+def _spmm_serial_width(indptr, indices, data, W, b, width):
     Z = np.empty((indptr.size - 1, W.shape[1]), W.dtype)
-    _spmm_rows(indptr, indices, data, W, b, Z, 0, indptr.size - 1)
+    _spmm_rows(indptr, indices, data, W, b, Z, 0, indptr.size - 1, width)
     return Z
 
 
+def _spmm_serial(indptr, indices, data, W, b):
+    """`spmm` on one thread."""
+    return _spmm_serial_width(indptr, indices, data, W, b, _width(W))
+
+
 @njit(parallel=True, cache=True)
-def _spmm_parallel(indptr, indices, data, W, b, n_parts):
+def _spmm_parallel(indptr, indices, data, W, b, n_parts, width):
     n_rows = indptr.size - 1
     Z = np.empty((n_rows, W.shape[1]), W.dtype)
     for p in prange(n_parts):  # contiguous row ranges; each row is one thread's
         _spmm_rows(indptr, indices, data, W, b, Z, p * n_rows // n_parts,
-                   (p + 1) * n_rows // n_parts)
+                   (p + 1) * n_rows // n_parts, width)
     return Z
 
 
@@ -138,7 +144,7 @@ def spmm(indptr, indices, data, W, b):
     threads = _threads_for(indices.size * W.shape[1])
     if threads == 1:
         return _spmm_serial(indptr, indices, data, W, b)
-    return _spmm_parallel(indptr, indices, data, W, b, 4 * threads)
+    return _spmm_parallel(indptr, indices, data, W, b, 4 * threads, _width(W))
 
 
 @njit(cache=True)
