@@ -267,6 +267,24 @@ def test_plain_sgd_rows_are_exact_and_momentum_and_adam_densify():
         assert w_lazy.tobytes() == w_dense.tobytes(), factory()
 
 
+@pytest.mark.parametrize("amsgrad", [False, True])
+def test_adam_densifies_a_row_sparse_gradient_only_off_the_fast_path(backend_in_use, amsgrad,
+                                                                      monkeypatch):
+    """The numba backend steps the absent rows with g = 0 in its kernel (amsgrad excepted):
+    the dense step's bits without the dense gradient."""
+    rng = np.random.default_rng(4)
+    grads = [random_row_sparse(rng, 40, 16, np.float32, 5) for _ in range(3)]
+    w0 = rng.standard_normal((40, 16)).astype(np.float32)
+    densified = []
+    toarray = RowSparseGrad.toarray
+    monkeypatch.setattr(RowSparseGrad, "toarray",
+                        lambda g: densified.append(g) or toarray(g))
+    _, _, w_rows, w_dense = run_pair(lambda: optimizers.Adam(0.01, amsgrad=amsgrad), grads, w0)
+    assert w_rows.tobytes() == w_dense.tobytes()
+    fast = backend_in_use.fused is not None and not amsgrad
+    assert len(densified) == (3 if fast else 6)  # run_pair densifies each for its dense run
+
+
 def test_velocity_step_is_int32_and_widens_to_int64_before_it_would_overflow(backend_in_use):
     rng = np.random.default_rng(7)
     grads = [random_row_sparse(rng, 20, 16, np.float32, 5) for _ in range(3)]
