@@ -97,14 +97,12 @@ def _adam_span(w1, g1, m1, v1, o, og, n, alpha, consts):
 
 
 @njit(cache=True)
-def _adam_serial(w, g, m, v, alpha, consts):
-    _adam_span(w.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1), 0, 0, w.size,
-               alpha, consts)
+def _adam_serial(w1, g1, m1, v1, alpha, consts):
+    _adam_span(w1, g1, m1, v1, 0, 0, w1.size, alpha, consts)
 
 
 @njit(parallel=True, cache=True)
-def _adam_parallel(w, g, m, v, alpha, consts, n_parts):
-    w1, g1, m1, v1 = w.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1)
+def _adam_parallel(w1, g1, m1, v1, alpha, consts, n_parts):
     n = w1.size
     for p in prange(n_parts):
         k0, k1 = p * n // n_parts, (p + 1) * n // n_parts
@@ -135,6 +133,8 @@ def adam_update(w, g, m, v, alpha, beta_1, beta_2, epsilon):
     consts = _adam_consts(w.dtype, beta_1, beta_2, epsilon)
     alpha = w.dtype.type(alpha)
     threads = _threads_for(w.size)
+    # flat views: the kernels are elementwise, and one array type compiles once, not per ndim
+    w, g, m, v = w.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1)
     if threads == 1:
         _adam_serial(w, g, m, v, alpha, consts)
     else:
@@ -155,7 +155,7 @@ def _adam_rows(w, m, v, rows, g_rows, alpha, consts, j0, j1):
             _adam_span(w1, g1, m1, v1, o, _unsigned(s) * _unsigned(units), units, alpha, consts)
             s += 1
         else:
-            _adam_span(w1, zero, m1, v1, o, 0, units, alpha, consts)
+            _adam_span(w1, zero, m1, v1, o, _unsigned(0), units, alpha, consts)
 
 
 @njit(parallel=True, cache=True)
