@@ -3,14 +3,17 @@
 The base class owns the plumbing (walking the parameters, clipping the gradients, weight
 decay, counting steps); a subclass writes its hyperparameters and one
 `update_step(w, g, slots)` that changes ``w`` in place. Slot state (RMSprop's velocity,
-Adam's moments) lives here, keyed by the parameter's name, never on the layer. Formulas follow Keras 3 exactly, including where epsilon sits.
+Adam's moments) lives here, keyed by the parameter's name, never on the layer. Formulas
+follow Keras 3 exactly, including where epsilon sits.
 
 A layer fed a sparse batch hands over an `nn.row_sparse.RowSparseGrad`: the gradient is zero
 outside ``g.rows``. `update_rows(w, g, slots)` takes those; by default it densifies the
 gradient and calls `update_step`, which is exact. Plain SGD and RMSprop override it to touch
 only ``g.rows``, so a step costs what the batch costs, whatever the width of the layer, and
-still computes what the dense step computes; with a clip or a weight decay on, a row-sparse
-gradient is densified and the dense step taken (exact).
+still computes what the dense step computes. Adam moves every weight (its momentum), so its
+`update_rows` steps every row, but on the numba backend without forming the dense gradient.
+With a clip or a weight decay on, a row-sparse gradient is densified and the dense step
+taken (exact).
 """
 
 import re
