@@ -22,7 +22,10 @@ repository's root (``benchmarks`` is a package; every measurement runs as
 4. runs the report's sections (`SECTIONS`, each ``fn(ctx) -> (markdown, dict)``, in order),
    one module each in `benchmarks.sections`:
 
-   training  seconds per epoch, memory, accuracy per system, nn on its NumPy backend too
+   training  seconds per epoch, memory, accuracy per system, nn on its NumPy backend too;
+             Keras 3 on each of its backends (TensorFlow, JAX, PyTorch: the headline takes
+             the fastest), scikit-learn's MLPClassifier against nn with Adam (optional peers:
+             a missing one is skipped with its pip line)
    floor     bytes and arithmetic of the sparse first layer at the measured bandwidths
              (measured by `benchmarks.floor`)
    kernels   the first layer alone: nn's kernels on the numba and the NumPy backend,

@@ -18,7 +18,8 @@ from benchmarks.sections.common import log, previous, run_quiet, stats
 from benchmarks.sections.training import ACCURACY_TOLERANCE, timed_epochs
 
 UNITS = 512
-SYSTEMS = {"nn_sparse": ("nn_run", "--input", "sparse"), "keras_tf": ("keras_tf",)}
+SYSTEMS = {"nn_sparse": ("nn_run", "--input", "sparse"),
+           "keras_tf": ("keras_run", "--backend", "tensorflow")}
 BLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")  # unset for every process here
 TARGET = 4.0  # the issue: nn's epoch at least 4x faster than Keras/TF's
 
