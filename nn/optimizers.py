@@ -84,19 +84,24 @@ class Optimizer:
 
     def apply(self, named_params):
         named_params = list(named_params)
-        grads = self._clip_gradients([g for _, _, g in named_params])
-        for (key, w, _), g in zip(named_params, grads):
-            if key not in self.slots:
-                self.slots[key] = {s: _zeros_like(w) for s in self.slot_names}
+        if self.clipnorm is not None or self.global_clipnorm is not None \
+                or self.clipvalue is not None:
+            grads = self._clip_gradients([g for _, _, g in named_params])
+            named_params = [(key, w, g) for (key, w, _), g in zip(named_params, grads)]
+        all_slots = self.slots
+        for key, w, g in named_params:
+            slots = all_slots.get(key)
+            if slots is None:
+                slots = all_slots[key] = {s: _zeros_like(w) for s in self.slot_names}
             if self.weight_decay and self._use_weight_decay(key, w):
                 # w -= w * weight_decay * learning_rate: every row moves, so the dense step
                 f = w.dtype.type
                 w -= w * f(self.weight_decay) * f(self.learning_rate)
                 g = _dense(g)
             if isinstance(g, RowSparseGrad):
-                self.update_rows(w, g, self.slots[key])
+                self.update_rows(w, g, slots)
             else:
-                self.update_step(w, g, self.slots[key])
+                self.update_step(w, g, slots)
         self.iterations += 1
 
     def _clip_gradients(self, grads):
@@ -311,10 +316,11 @@ class RMSprop(Optimizer):
         return f(self.learning_rate), f(self.rho), f(1.0 - self.rho), f(self.epsilon)
 
     def update_step(self, w, g, slots):
-        v, g = slots["velocity"], np.ascontiguousarray(g, dtype=w.dtype)
-        steps = slots.pop("velocity_step", None)
-        if steps is not None:  # after lazy steps: first the decay every row still owes
-            self._catch_up(v, steps)
+        v = slots["velocity"]
+        if not (isinstance(g, np.ndarray) and g.dtype == w.dtype and g.flags.c_contiguous):
+            g = np.ascontiguousarray(g, dtype=w.dtype)
+        if "velocity_step" in slots:  # after lazy steps: first the decay every row still owes
+            self._catch_up(v, slots.pop("velocity_step"))
         fast = backend.get().fused
         if fast is not None and self._plain:  # fast path (numba backend): plain, in one pass
             fast.rmsprop_update(w, g, v, self.learning_rate, self.rho, self.epsilon)

@@ -62,8 +62,8 @@ def rmsprop_update(w, g, v, learning_rate, rho, epsilon):
     """
     consts = _rmsprop_consts(w.dtype, learning_rate, rho, epsilon)
     threads = _threads_for(w.size)
-    # flat views: the kernels are elementwise, and one array type compiles once, not per ndim
-    w, g, v = w.reshape(-1), g.reshape(-1), v.reshape(-1)
+    if w.ndim != 1:  # flat views: elementwise kernels, compiled once, not once per ndim
+        w, g, v = w.reshape(-1), g.reshape(-1), v.reshape(-1)
     if threads == 1:
         _rmsprop_serial(w, g, v, consts)
     else:
