@@ -29,7 +29,8 @@ LINEAR, RELU, SIGMOID, TANH = 0, 1, 2, 3
 def _matmul_add(C, R, out):
     """out += C @ R, for C (m, K), R (K, u), out (m, u) C-contiguous (C may be a transposed
     view). Each output row is a sum of rows of R: whole blocks of 16 columns in vector code,
-    four rows of R at a time, then the remaining columns one by one."""
+    four rows of R at a time; then the remaining columns one product at a time, every row's
+    sum running beside the others' (one chain of dependent adds per row, not all in turn)."""
     m, K = C.shape
     u = R.shape[1]
     Rf, Of = R.reshape(-1), out.reshape(-1)
@@ -48,17 +49,61 @@ def _matmul_add(C, R, out):
             while k < K:
                 _axpy1(Of, oi + J, Rf, _unsigned(k) * U + J, C[i, k])
                 k += 1
+    if blocks < u:  # the tail columns: out[i, j] += C[i, k] R[k, j] in k order, all i at once
+        s = np.empty(m, out.dtype)
         for j in range(blocks, u):
-            s = out[i, j]
+            for i in range(m):
+                s[i] = out[i, j]
             for k in range(K):
-                s += C[i, k] * R[k, j]
-            out[i, j] = s
+                r = R[k, j]
+                for i in range(m):
+                    s[i] += C[i, k] * r
+            for i in range(m):
+                out[i, j] = s[i]
+
+
+@njit(cache=True)
+def _matmul_tn_add(x, R, out):
+    """out += x.T @ R, for x (K, m), R (K, u), out (m, u) C-contiguous: bitwise
+    ``_matmul_add(_transpose(x), R, out)``, without the transpose. Each row of ``out`` gets
+    the same operations in the same order as there (blocks of four rows of R, then one by
+    one; the tail columns one product at a time); only the loops are turned, so that the m
+    rows' sums run side by side instead of one long chain of dependent adds at a time."""
+    K, m = x.shape
+    u = R.shape[1]
+    Rf, Of = R.reshape(-1), out.reshape(-1)
+    blocks = u - u % SIMD_WIDTH
+    U = _unsigned(u)
+    for j in range(0, blocks, SIMD_WIDTH):
+        J = _unsigned(j)
+        k = 0
+        while k + 4 <= K:
+            o = _unsigned(k) * U + J
+            for i in range(m):
+                _axpy4(Of, _unsigned(i) * U + J, Rf, o, o + U, o + U + U, o + U + U + U,
+                       x[k, i], x[k + 1, i], x[k + 2, i], x[k + 3, i])
+            k += 4
+        while k < K:
+            for i in range(m):
+                _axpy1(Of, _unsigned(i) * U + J, Rf, _unsigned(k) * U + J, x[k, i])
+            k += 1
+    if blocks < u:
+        s = np.empty(m, out.dtype)
+        for j in range(blocks, u):
+            for i in range(m):
+                s[i] = out[i, j]
+            for k in range(K):      # s[i] += x[k, i] * R[k, j], for every i at once
+                r = R[k, j]
+                for i in range(m):
+                    s[i] += x[k, i] * r
+            for i in range(m):
+                out[i, j] = s[i]
 
 
 @njit(cache=True)
 def _transpose(a):
-    """A C-contiguous copy of a.T, so that both products of `dense_backward` use one
-    compiled layout of `_matmul_add` (each array layout is compiled separately)."""
+    """A C-contiguous copy of a.T, so that `dense_backward`'s dx product uses the compiled
+    layout of `_matmul_add` the forward uses (each array layout is compiled separately)."""
     t = np.empty((a.shape[1], a.shape[0]), a.dtype)
     for i in range(a.shape[0]):
         for j in range(a.shape[1]):
@@ -162,7 +207,7 @@ def dense_backward(x, a, da, W, act, need_dx):
     ``need_dx``). Arrays as in `dense_forward`, ``a`` the forward's output."""
     dz = _activation_grad(a.reshape(-1), da.reshape(-1), act).reshape(da.shape)
     dW = np.zeros(W.shape, W.dtype)
-    _matmul_add(_transpose(x), dz, dW)
+    _matmul_tn_add(x, dz, dW)
     if need_dx:
         dx = np.zeros(x.shape, W.dtype)
         _matmul_add(dz, _transpose(W), dx)
