@@ -18,7 +18,7 @@ numba = pytest.importorskip("numba")
 import nn  # noqa: E402  (after the skip without numba)
 import nn.kernels.numpy as numpy_backend  # noqa: E402
 from nn import layers, models, optimizers  # noqa: E402
-from nn.kernels.numba import _common, fused, rmsprop  # noqa: E402
+from nn.kernels.numba import _common, fused, product, rmsprop  # noqa: E402
 from nn.kernels.numba.backward import spmm_t  # noqa: E402
 from nn.row_sparse import RowSparseGrad  # noqa: E402
 from nn.sparse import CSRMatrix  # noqa: E402
@@ -99,7 +99,7 @@ def test_the_step_from_the_product_gives_the_same_bits_for_any_thread_count(
 @pytest.mark.parametrize("n_parts", [1, 2, 3, 8])
 def test_row_cuts_partition_the_rows(n_parts):
     column_ptr = np.concatenate([[0], np.cumsum(np.random.default_rng(0).integers(0, 9, 50))])
-    cuts = rmsprop._row_cuts(column_ptr, n_parts)
+    cuts = product._row_cuts(column_ptr, n_parts)
     assert cuts[0] == 0 and cuts[-1] == 50 and np.all(np.diff(cuts) >= 0)
     assert cuts.size == n_parts + 1
 
@@ -107,7 +107,7 @@ def test_row_cuts_partition_the_rows(n_parts):
 def test_by_columns_lists_each_columns_samples_in_row_order():
     indptr = np.array([0, 3, 3, 5, 7], np.int64)
     indices = np.array([0, 2, 4, 2, 3, 0, 2], np.int32)
-    column_ptr, samples, order = rmsprop._by_columns(indptr, indices, 5)
+    column_ptr, samples, order = product._by_columns(indptr, indices, 5)
     assert column_ptr.tolist() == [0, 2, 2, 5, 6, 7]
     assert samples.tolist() == [0, 3, 0, 2, 3, 2, 0]
     assert order.tolist() == [0, 5, 1, 3, 6, 4, 2]

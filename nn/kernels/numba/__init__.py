@@ -6,8 +6,9 @@ run one suite over both. The kernels are ``@njit(cache=True)`` free functions ov
 arrays (CSR as ``indptr`` int64, ``indices`` int32, ``data`` or None for multi-hot), one
 module per kind: `forward` (``X @ W + b``), `backward` (``X.T @ delta``, dense or row-sparse),
 `gather` (batch rows), `csr` (building and sorting rows), `columns` (renumbering columns),
-`ngrams` (hashed n-grams), `rmsprop` and `adam` (optimizer steps), `dense` (a small dense
-layer in one call) and `losses` (crossentropy and accuracy in one pass). `fused` gathers the
+`ngrams` (hashed n-grams), `rmsprop` and `adam` (optimizer steps; `product`, the rows of an
+unformed weight gradient they step from), `dense` (a small dense layer in one call) and
+`losses` (crossentropy and accuracy in one pass). `fused` gathers the
 calls that do several steps of a layer, loss or optimizer at once; `_vector` holds the LLVM
 vector blocks the kernels share and `_common` the thread choice.
 

@@ -15,8 +15,7 @@ import numpy as np
 from numba import njit, prange
 
 from ._common import SIMD_WIDTH, _threads_for, _unsigned
-from ._vector import _add1, _add4_in_order, _axpy1
-from .rmsprop import _by_columns, _row_cuts
+from .product import _by_columns, _column_sum, _row_cuts
 
 if numba.config.DISABLE_JIT:
     def _adam16(w, wo, g, go, m, mo, v, vo, alpha, c1, c2, eps):
@@ -186,46 +185,6 @@ def adam_update_rows(w, m, v, rows, g_rows, alpha, beta_1, beta_2, epsilon):
         _adam_rows(w, m, v, rows, g_rows, alpha, consts, 0, w.shape[0])
     else:
         _adam_rows_parallel(w, m, v, rows, g_rows, alpha, consts, 4 * threads)
-
-
-@njit(cache=True)
-def _column_sum(g, j, column_ptr, samples, order, data, delta_f, units):
-    """g[:] = row j of X.T @ delta: the delta rows of column j's samples (times their values
-    unless ``data`` is None) added in row order, as `spmm_t` adds them, four at a time where
-    the width is whole vector blocks (`_add4_in_order` rounds as four single adds)."""
-    U = _unsigned(units)
-    full, four = U - U % _unsigned(SIMD_WIDTH), _unsigned(4)
-    for c in range(units):
-        g[c] = 0
-    p, end = _unsigned(column_ptr[j]), _unsigned(column_ptr[j + 1])
-    if data is None and full == U:
-        while p + four <= end:
-            o0, o1 = _unsigned(samples[p]) * U, _unsigned(samples[p + _unsigned(1)]) * U
-            o2, o3 = (_unsigned(samples[p + _unsigned(2)]) * U,
-                      _unsigned(samples[p + _unsigned(3)]) * U)
-            c = _unsigned(0)
-            while c < U:
-                _add4_in_order(g, c, delta_f, o0 + c, o1 + c, o2 + c, o3 + c)
-                c += _unsigned(SIMD_WIDTH)
-            p += four
-    while p < end:
-        o, c = _unsigned(samples[p]) * U, _unsigned(0)
-        if data is None:
-            while c < full:
-                _add1(g, c, delta_f, o + c)
-                c += _unsigned(SIMD_WIDTH)
-            while c < U:
-                g[c] += delta_f[o + c]
-                c += _unsigned(1)
-        else:
-            x = data[order[p]]
-            while c < full:
-                _axpy1(g, c, delta_f, o + c, x)
-                c += _unsigned(SIMD_WIDTH)
-            while c < U:
-                g[c] += x * delta_f[o + c]
-                c += _unsigned(1)
-        p += _unsigned(1)
 
 
 @njit(cache=True)

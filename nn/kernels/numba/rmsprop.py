@@ -10,7 +10,8 @@ import numpy as np
 from numba import njit, prange
 
 from ._common import PREFETCH_DISTANCE, SIMD_WIDTH, _threads_for, _unsigned
-from ._vector import _add1, _add4_in_order, _axpy1, _prefetch, _rmsprop16, _rmsprop16_decayed
+from ._vector import _prefetch, _rmsprop16, _rmsprop16_decayed
+from .product import _by_columns, _column_sum, _row_cuts
 
 @njit(cache=True)
 def _rmsprop_dense(w1, g1, v1, consts, k0, k1):
@@ -202,30 +203,6 @@ def rmsprop_catch_up(v, v_step, step, rho):
 
 
 @njit(cache=True)
-def _by_columns(indptr, indices, n_features):
-    """The nonzeros of a CSR matrix grouped by column, a stable counting sort: nonzeros
-    ``column_ptr[j]:column_ptr[j + 1]`` of ``order`` (positions in ``indices``) and
-    ``samples`` (their rows) are column j's, in row order."""
-    nnz = indices.size
-    column_ptr = np.zeros(n_features + 1, np.int64)
-    for k in range(nnz):
-        column_ptr[_unsigned(indices[k]) + _unsigned(1)] += 1
-    for j in range(n_features):
-        column_ptr[j + 1] += column_ptr[j]
-    fill = column_ptr[:-1].copy()
-    samples = np.empty(nnz, np.int32)
-    order = np.empty(nnz, np.int64)
-    for i in range(indptr.size - 1):
-        for k in range(indptr[i], indptr[i + 1]):
-            j = _unsigned(indices[k])
-            p = fill[j]
-            samples[p] = i
-            order[p] = k
-            fill[j] = p + 1
-    return column_ptr, samples, order
-
-
-@njit(cache=True)
 def _rmsprop_product_rows(w1, v1, column_ptr, samples, order, data, delta_f, units, g, consts,
                           j0, j1):
     """The RMSprop step on rows j0..j1 of ``w`` and ``v`` (flat), each row's gradient summed
@@ -233,39 +210,9 @@ def _rmsprop_product_rows(w1, v1, column_ptr, samples, order, data, delta_f, uni
     then stepped: the gradient row is never written to memory."""
     lr, r, one_minus_r, eps = consts[0], consts[1], consts[2], consts[3]
     U = _unsigned(units)
-    full, four = U - U % _unsigned(SIMD_WIDTH), _unsigned(4)
+    full = U - U % _unsigned(SIMD_WIDTH)
     for j in range(j0, j1):
-        for c in range(units):
-            g[c] = 0
-        p, end = _unsigned(column_ptr[j]), _unsigned(column_ptr[j + 1])
-        if data is None and full == U:  # four delta rows at a time, added in row order
-            while p + four <= end:
-                o0, o1 = _unsigned(samples[p]) * U, _unsigned(samples[p + _unsigned(1)]) * U
-                o2, o3 = (_unsigned(samples[p + _unsigned(2)]) * U,
-                          _unsigned(samples[p + _unsigned(3)]) * U)
-                c = _unsigned(0)
-                while c < U:
-                    _add4_in_order(g, c, delta_f, o0 + c, o1 + c, o2 + c, o3 + c)
-                    c += _unsigned(SIMD_WIDTH)
-                p += four
-        while p < end:
-            o, c = _unsigned(samples[p]) * U, _unsigned(0)
-            if data is None:
-                while c < full:
-                    _add1(g, c, delta_f, o + c)
-                    c += _unsigned(SIMD_WIDTH)
-                while c < U:
-                    g[c] += delta_f[o + c]
-                    c += _unsigned(1)
-            else:
-                x = data[order[p]]
-                while c < full:
-                    _axpy1(g, c, delta_f, o + c, x)
-                    c += _unsigned(SIMD_WIDTH)
-                while c < U:
-                    g[c] += x * delta_f[o + c]
-                    c += _unsigned(1)
-            p += _unsigned(1)
+        _column_sum(g, j, column_ptr, samples, order, data, delta_f, units)
         o, c = _unsigned(j) * U, _unsigned(0)
         while c < full:
             _rmsprop16(w1, o + c, g, c, v1, o + c, lr, r, one_minus_r, eps)
@@ -276,25 +223,6 @@ def _rmsprop_product_rows(w1, v1, column_ptr, samples, order, data, delta_f, uni
             v1[o + c] = vk
             w1[o + c] -= (lr * gk) / np.sqrt(vk + eps)
             c += _unsigned(1)
-
-
-_ROW_COST = 4  # a row's step costs about as much as adding this many delta rows into it
-
-
-@njit(cache=True)
-def _row_cuts(column_ptr, n_parts):
-    """Cut the rows into ``n_parts`` contiguous ranges of about equal work, each row costing
-    its nonzeros plus `_ROW_COST`: (n_parts + 1,) bounds. Only speed depends on the cut."""
-    n = column_ptr.size - 1
-    total = column_ptr[n] + _ROW_COST * n
-    cuts = np.empty(n_parts + 1, np.int64)
-    cuts[0], cuts[n_parts] = 0, n
-    j = 0
-    for p in range(1, n_parts):
-        while j < n and (column_ptr[j] + _ROW_COST * j) * n_parts < p * total:
-            j += 1
-        cuts[p] = j
-    return cuts
 
 
 @njit(cache=True)
