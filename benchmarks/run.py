@@ -43,6 +43,7 @@ repository's root (``benchmarks`` is a package; every measurement runs as
              reviews, each in its own process: training seconds, test accuracy, and nn's
              training time to reach each peer's accuracy (`benchmarks.peers.nn_ngrams`,
              `fasttext_ngrams`, `vw_ngrams`)
+   busy      nn's epoch on the quiet machine and beside a process spinning on one core
    checks    the issues' targets with pass/fail; peak memory of examples/imdb.py
 
    and writes ``results.json`` (every run and repetition, the machine: CPU, versions, BLAS),
@@ -66,14 +67,14 @@ import time
 from pathlib import Path
 
 from benchmarks.machine import HERE, REPO, describe_blas, machine_info, python_cmd
-from benchmarks.sections import (checks, floor, kernels, ngrams, oneoff, scaling,
+from benchmarks.sections import (busy, checks, floor, kernels, ngrams, oneoff, scaling,
                                  training, wide)
 from benchmarks.sections.common import floor_seconds
 
 # each: ctx -> (markdown, JSON-able dict); the later ones read the earlier ones' results
 SECTIONS = [training.training_section, floor.floor_section, kernels.kernels_section,
             scaling.scaling_section, wide.wide_section, oneoff.oneoff_section,
-            ngrams.ngrams_section, checks.checks_section]
+            ngrams.ngrams_section, busy.busy_section, checks.checks_section]
 
 # option: (full run, --quick), filled into args where the command line left None
 DEFAULTS = {
@@ -83,7 +84,7 @@ DEFAULTS = {
     "batch_sizes": ("32,128,512,2048", "128,2048"),
     "thread_counts": (None, None),  # 1 and --threads
     "oneoff_runs": (3, 1), "imdb_runs": (3, 1), "wide_reps": (3, 1), "wide_epochs": (4, 2),
-    "ngram_reps": (3, 1),
+    "ngram_reps": (3, 1), "busy_reps": (3, 1),
 }
 
 
@@ -198,6 +199,8 @@ def add_section_options(parser):
     add("--wide-epochs", type=int, help="wide: epochs per run, the first is warm-up (4 / 2)")
     add("--ngram-reps", type=int, help="ngrams: rounds of nn, fastText and VW on hashed "
         "n-grams (3 / 1)")
+    add("--busy-reps", type=int, help="busy: rounds of nn on the quiet machine and beside a "
+        "process spinning on one core (3 / 1)")
     add("--oneoff-runs", type=int, help="one-off costs: fresh numba caches (3 / 1)")
     add("--imdb-runs", type=int, help="checks: runs of examples/imdb.py for its peak "
         "memory (3 / 1; --quick runs it with 2 + 1 epochs)")

@@ -1,6 +1,6 @@
 """The report's sections, one module each, in the order `benchmarks.run` runs them:
-`training`, `floor`, `kernels`, `scaling`, `wide`, `oneoff`, `ngrams`, `checks` (`common` holds
-what they share).
+`training`, `floor`, `kernels`, `scaling`, `wide`, `oneoff`, `ngrams`, `busy`, `checks`
+(`common` holds what they share).
 
 Each section is a function ``<name>_section(ctx) -> (markdown, JSON-able dict)``; the later
 ones read the earlier ones' results from ``ctx["sections"]``. They measure in fresh

@@ -14,13 +14,16 @@ import threading
 from pathlib import Path
 
 from benchmarks.machine import REPO, python_cmd, thread_env
-from benchmarks.sections.common import floor_seconds, log, previous, stats
+from benchmarks.sections.busy import LIMIT as BUSY_LIMIT
+from benchmarks.sections.busy import summary as busy_summary
+from benchmarks.sections.common import floor_seconds, fmt, log, previous, stats
 from benchmarks.sections.ngrams import summarize as ngrams_summary
 from benchmarks.sections.training import REFERENCE, fastest
 from benchmarks.sections.wide import TARGET as WIDE_TARGET
 from benchmarks.sections.wide import summary as wide_summary
 
-TARGETS = {"keras": 40.0, "torch": 8.0, "memory": 20.0, "floor": 5.0}
+TARGETS = {"keras": 50.0, "torch": 12.0, "sklearn": 8.0, "memory": 20.0, "floor": 5.0,
+           "epoch_floor": 2.5}  # keras, torch, sklearn, epoch_floor: issue 16
 
 
 def checks_section(ctx):
@@ -141,6 +144,12 @@ def compute_checks(ctx, memory, notebook):
     ratio, detail = speed(torch) if torch else (None, "")
     add(f"nn sparse epoch faster than the fastest PyTorch ({torch or 'none run'})", ratio,
         f"≥ {TARGETS['torch']:g}×", ratio is not None and ratio >= TARGETS["torch"], detail)
+    sklearn = ok.get("sklearn_mlp")
+    value = sklearn.get("ratio_to_baseline") if sklearn else None
+    add("scikit-learn MLPClassifier's epoch against nn's, both with Adam", value,
+        f"≥ {TARGETS['sklearn']:g}×", value is not None and value >= TARGETS["sklearn"],
+        f"{value:.1f}× ({fmt(sklearn.get('paired_ratio_to_baseline'), '.1f')}×)"
+        if value else "")
     keras_rss = [(r["peak_rss_mb"], r["system"]) for r in ctx.get("runs", [])
                  if str(r.get("system")).startswith("keras_") and "peak_rss_mb" in r
                  and r.get("counted", True) and "discarded" not in r]
@@ -164,6 +173,11 @@ def compute_checks(ctx, memory, notebook):
         value is not None and value <= TARGETS["floor"],
         f"{value:.1f}×: {nn_row['layer']['median'] * 1e3:.1f} ms vs {floor * 1e3:.1f} ms "
         f"(with the gather {nn_row['total']['median'] / floor:.1f}×)" if value else "")
+    value = ref["epoch_median"] / floor if ref.get("status") == "ok" and floor else None
+    add("nn's whole notebook epoch within the floor of its first layer", value,
+        f"≤ {TARGETS['epoch_floor']:g}×", value is not None and value <= TARGETS["epoch_floor"],
+        f"{value:.1f}×: {ref['epoch_median'] * 1e3:.1f} ms vs {floor * 1e3:.1f} ms"
+        if value else "")
     wide = ctx["sections"].get("wide", (None, {}))[1]
     s = wide_summary(wide) if wide.get("runs") else {}
     value, paired = s.get("ratio"), s.get("paired_ratio")
@@ -179,4 +193,11 @@ def compute_checks(ctx, memory, notebook):
         f"{100 * c['nn_accuracy']:.2f}% vs at best {100 * c['best_peer_accuracy']:.2f}%; "
         f"faster to each: {'yes' if c['reaches_faster'] else 'no'} (with nn's hashing: "
         f"{'yes' if c['reaches_faster_with_hashing'] else 'no'})" if c else "")
+    busy = ctx["sections"].get("busy", (None, {}))[1]
+    b = busy_summary(busy) if busy.get("runs") else {}
+    value = b["busy"]["median"] / b["quiet"]["median"] if b.get("busy") and b.get("quiet") \
+        else None
+    add("nn's epoch beside a process spinning on one core, against the quiet machine's", value,
+        f"≤ {BUSY_LIMIT:.2f}×", value is not None and value <= BUSY_LIMIT,
+        f"{value:.2f}× ({fmt(b.get('paired_ratio'), '.2f')}× paired)" if value else "")
     return checks
