@@ -75,17 +75,12 @@ def main():
                                                      rho=common.RHO, epsilon=common.EPSILON),
                   loss="binary_crossentropy", metrics=["accuracy"])
 
-    class EpochTimer(keras.callbacks.Callback):
+    class EpochTimer(common.EpochTimer, keras.callbacks.Callback):
+        """`common.EpochTimer`'s hooks on a Keras callback."""
+
         def __init__(self):
-            super().__init__()
-            self.seconds, self.logs = [], {}
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self.start = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):  # after the validation pass
-            self.seconds.append(time.perf_counter() - self.start)
-            self.logs = dict(logs or {})
+            keras.callbacks.Callback.__init__(self)
+            common.EpochTimer.__init__(self)
 
     timer = EpochTimer()
     model.fit(*dense["train"], epochs=args.epochs, batch_size=common.BATCH_SIZE,

@@ -3,9 +3,10 @@
 ``_add4`` / ``_add1`` add the sum of four rows (or one row) of ``w`` to ``z[zo:zo+16]``;
 ``_add4_in_order`` adds four rows one after the other, as four ``_add1`` calls would round;
 ``_axpy4`` / ``_axpy1`` do the same with each row times a scalar; ``_rmsprop16`` /
-``_rmsprop16_decayed`` take the RMSprop step on 16 lanes; ``_prefetch`` is a cache hint with no
-effect on results. Offsets are flat element offsets; the caller guarantees 16 elements in
-bounds from each, and nothing is checked. Four rows are summed pairwise,
+``_rmsprop16_decayed`` take the RMSprop step on 16 lanes, ``_adam16`` the Adam step (every
+operation rounded as the NumPy lines round it, no fused multiply-add); ``_prefetch`` is a cache
+hint with no effect on results. Offsets are flat element offsets; the caller guarantees 16
+elements in bounds from each, and nothing is checked. Four rows are summed pairwise,
 ``(r0 + r1) + (r2 + r3)``, then added to ``z``. The Python versions below use the same
 association and run under ``NUMBA_DISABLE_JIT=1`` with the same bits.
 
@@ -62,6 +63,16 @@ if numba.config.DISABLE_JIT:
         vk = r * (v[vo:vo + b] * f) + one_minus_r * (gk * gk)
         v[vo:vo + b] = vk
         w[wo:wo + b] -= (lr * gk) / np.sqrt(vk + eps)
+
+    def _adam16(w, wo, g, go, m, mo, v, vo, alpha, c1, c2, eps):
+        """The Adam step of `adam.adam_update` on w[wo:wo+16], g[go:go+16], m[mo:mo+16],
+        v[vo:vo+16]."""
+        b = SIMD_WIDTH
+        gk = g[go:go + b]
+        mk = m[mo:mo + b] + (gk - m[mo:mo + b]) * c1
+        vk = v[vo:vo + b] + (gk * gk - v[vo:vo + b]) * c2
+        m[mo:mo + b], v[vo:vo + b] = mk, vk
+        w[wo:wo + b] -= (alpha * mk) / (np.sqrt(vk) + eps)
 else:
     from llvmlite import ir
     from numba import types
@@ -148,30 +159,41 @@ else:
 
         return types.void(a, offset), codegen
 
+    def _lanes(context, builder, sig, args):
+        """What an optimizer step's codegen needs: (vector type, alignment, block, splat);
+        ``block(k)`` points at the 16 lanes of array argument k from the offset in argument
+        k + 1, ``splat(k)`` puts scalar argument k (cast to the arrays' dtype) in every lane."""
+        dtype = sig.args[0].dtype
+        elem = context.get_value_type(dtype)
+        vec = ir.VectorType(elem, SIMD_WIDTH)
+
+        def block(k):
+            array = context.make_array(sig.args[k])(context, builder, args[k])
+            offset = context.cast(builder, args[k + 1], sig.args[k + 1], types.intp)
+            return builder.bitcast(builder.gep(array.data, [offset]), vec.as_pointer())
+
+        def splat(k):
+            x = context.cast(builder, args[k], sig.args[k], dtype)
+            x = builder.insert_element(ir.Constant(vec, ir.Undefined), x,
+                                       ir.Constant(ir.IntType(32), 0))
+            return builder.shuffle_vector(
+                x, ir.Constant(vec, ir.Undefined),
+                ir.Constant(ir.VectorType(ir.IntType(32), SIMD_WIDTH), [0] * SIMD_WIDTH))
+
+        return vec, context.get_abi_sizeof(elem), block, splat
+
+    def _sqrt(builder, vec, align):
+        """LLVM's IEEE square root, lane by lane."""
+        name = f"llvm.sqrt.v{SIMD_WIDTH}f{8 * align}"
+        return cgutils.get_or_insert_function(builder.module, ir.FunctionType(vec, [vec]), name)
+
     def _rmsprop_codegen(decayed):
         """LLVM for the RMSprop step on 16 lanes; with ``decayed``, the velocity is first
         multiplied by the argument after ``vo`` (one rounding, as a separate ``v *= f``)."""
         first = 7 if decayed else 6  # index of lr
 
         def codegen(context, builder, sig, args):
-            dtype = sig.args[0].dtype
-            elem = context.get_value_type(dtype)
-            vec = ir.VectorType(elem, SIMD_WIDTH)
-            align = context.get_abi_sizeof(elem)
-
-            def block(k):
-                array = context.make_array(sig.args[k])(context, builder, args[k])
-                offset = context.cast(builder, args[k + 1], sig.args[k + 1], types.intp)
-                return builder.bitcast(builder.gep(array.data, [offset]), vec.as_pointer())
-
-            def splat(k):
-                x = context.cast(builder, args[k], sig.args[k], dtype)
-                x = builder.insert_element(ir.Constant(vec, ir.Undefined), x,
-                                           ir.Constant(ir.IntType(32), 0))
-                return builder.shuffle_vector(
-                    x, ir.Constant(vec, ir.Undefined),
-                    ir.Constant(ir.VectorType(ir.IntType(32), SIMD_WIDTH), [0] * SIMD_WIDTH))
-
+            vec, align, block, splat = _lanes(context, builder, sig, args)
             w_ptr, g_ptr, v_ptr = block(0), block(2), block(4)
             lr_v, r_v, omr_v, eps_v = (splat(first + i) for i in range(4))
             gk = builder.load(g_ptr, align=align)
@@ -181,10 +203,7 @@ else:
             vk = builder.fadd(builder.fmul(r_v, v_old),
                               builder.fmul(omr_v, builder.fmul(gk, gk)))
             builder.store(vk, v_ptr, align=align)
-            name = f"llvm.sqrt.v{SIMD_WIDTH}f{8 * align}"  # IEEE sqrt, lane by lane
-            sqrt = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vec, [vec]),
-                                                  name)
-            root = builder.call(sqrt, [builder.fadd(vk, eps_v)])
+            root = builder.call(_sqrt(builder, vec, align), [builder.fadd(vk, eps_v)])
             step = builder.fdiv(builder.fmul(lr_v, gk), root)
             builder.store(builder.fsub(builder.load(w_ptr, align=align), step), w_ptr,
                           align=align)
@@ -201,3 +220,25 @@ else:
     def _rmsprop16_decayed(typingctx, w, wo, g, go, v, vo, f, lr, r, one_minus_r, eps):
         return (types.void(w, wo, g, go, v, vo, f, lr, r, one_minus_r, eps),
                 _rmsprop_codegen(True))
+
+    def _adam_codegen(context, builder, sig, args):
+        """LLVM for the Adam step on 16 lanes: plain IEEE operations (no fast-math flags, so
+        no fused multiply-add), each rounded as the NumPy lines round it."""
+        vec, align, block, splat = _lanes(context, builder, sig, args)
+        w_ptr, g_ptr, m_ptr, v_ptr = block(0), block(2), block(4), block(6)
+        alpha, c1, c2, eps = (splat(8 + i) for i in range(4))
+        gk = builder.load(g_ptr, align=align)
+        m_old = builder.load(m_ptr, align=align)
+        v_old = builder.load(v_ptr, align=align)
+        mk = builder.fadd(m_old, builder.fmul(builder.fsub(gk, m_old), c1))
+        vk = builder.fadd(v_old, builder.fmul(builder.fsub(builder.fmul(gk, gk), v_old), c2))
+        builder.store(mk, m_ptr, align=align)
+        builder.store(vk, v_ptr, align=align)
+        root = builder.call(_sqrt(builder, vec, align), [vk])
+        step = builder.fdiv(builder.fmul(alpha, mk), builder.fadd(root, eps))
+        builder.store(builder.fsub(builder.load(w_ptr, align=align), step), w_ptr, align=align)
+        return context.get_dummy_value()
+
+    @intrinsic
+    def _adam16(typingctx, w, wo, g, go, m, mo, v, vo, alpha, c1, c2, eps):
+        return types.void(w, wo, g, go, m, mo, v, vo, alpha, c1, c2, eps), _adam_codegen

@@ -10,69 +10,12 @@ docs/performance.md, "Adam on the fast path".
 
 import functools
 
-import numba
 import numpy as np
 from numba import njit, prange
 
 from ._common import SIMD_WIDTH, _threads_for, _unsigned
+from ._vector import _adam16
 from .product import _by_columns, _column_sum, _row_cuts
-
-if numba.config.DISABLE_JIT:
-    def _adam16(w, wo, g, go, m, mo, v, vo, alpha, c1, c2, eps):
-        """The Adam step of `adam_update` on w[wo:wo+16], g[go:go+16], m[mo:mo+16],
-        v[vo:vo+16]."""
-        b = SIMD_WIDTH
-        gk = g[go:go + b]
-        mk = m[mo:mo + b] + (gk - m[mo:mo + b]) * c1
-        vk = v[vo:vo + b] + (gk * gk - v[vo:vo + b]) * c2
-        m[mo:mo + b], v[vo:vo + b] = mk, vk
-        w[wo:wo + b] -= (alpha * mk) / (np.sqrt(vk) + eps)
-else:
-    from llvmlite import ir
-    from numba import types
-    from numba.core import cgutils
-    from numba.extending import intrinsic
-
-    def _adam_codegen(context, builder, sig, args):
-        """LLVM for the Adam step on 16 lanes: plain IEEE operations (no fast-math flags, so
-        no fused multiply-add), each rounded as the NumPy lines round it."""
-        dtype = sig.args[0].dtype
-        elem = context.get_value_type(dtype)
-        vec = ir.VectorType(elem, SIMD_WIDTH)
-        align = context.get_abi_sizeof(elem)
-
-        def block(k):
-            array = context.make_array(sig.args[k])(context, builder, args[k])
-            offset = context.cast(builder, args[k + 1], sig.args[k + 1], types.intp)
-            return builder.bitcast(builder.gep(array.data, [offset]), vec.as_pointer())
-
-        def splat(k):
-            x = context.cast(builder, args[k], sig.args[k], dtype)
-            x = builder.insert_element(ir.Constant(vec, ir.Undefined), x,
-                                       ir.Constant(ir.IntType(32), 0))
-            return builder.shuffle_vector(
-                x, ir.Constant(vec, ir.Undefined),
-                ir.Constant(ir.VectorType(ir.IntType(32), SIMD_WIDTH), [0] * SIMD_WIDTH))
-
-        w_ptr, g_ptr, m_ptr, v_ptr = block(0), block(2), block(4), block(6)
-        alpha, c1, c2, eps = (splat(8 + i) for i in range(4))
-        gk = builder.load(g_ptr, align=align)
-        m_old = builder.load(m_ptr, align=align)
-        v_old = builder.load(v_ptr, align=align)
-        mk = builder.fadd(m_old, builder.fmul(builder.fsub(gk, m_old), c1))
-        vk = builder.fadd(v_old, builder.fmul(builder.fsub(builder.fmul(gk, gk), v_old), c2))
-        builder.store(mk, m_ptr, align=align)
-        builder.store(vk, v_ptr, align=align)
-        name = f"llvm.sqrt.v{SIMD_WIDTH}f{8 * align}"  # IEEE sqrt, lane by lane
-        sqrt = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vec, [vec]), name)
-        step = builder.fdiv(builder.fmul(alpha, mk), builder.fadd(builder.call(sqrt, [vk]), eps))
-        builder.store(builder.fsub(builder.load(w_ptr, align=align), step), w_ptr, align=align)
-        return context.get_dummy_value()
-
-    @intrinsic
-    def _adam16(typingctx, w, wo, g, go, m, mo, v, vo, alpha, c1, c2, eps):
-        return types.void(w, wo, g, go, m, mo, v, vo, alpha, c1, c2, eps), _adam_codegen
-
 
 @njit(cache=True)
 def _adam_span(w1, g1, m1, v1, o, og, n, alpha, consts):
