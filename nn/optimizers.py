@@ -446,6 +446,7 @@ class Adam(Optimizer):
         self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
         self.amsgrad = bool(amsgrad)
         self.slot_names = ("m", "v", "v_hat") if self.amsgrad else ("m", "v")
+        self._alpha = (None, None)  # (its inputs, alpha): `_step_size` once per step
 
     def update_step(self, w, g, slots):
         f = w.dtype.type
@@ -465,6 +466,8 @@ class Adam(Optimizer):
         fast = backend.get().fused
         if fast is None or self.amsgrad:  # the NumPy lines on the densified gradient
             return super().update_rows(w, g, slots)
+        if g.product is None and g.rows.size == w.shape[0]:  # every row (rows are distinct)
+            return self.update_step(w, g.values, slots)
         # fast path (numba backend): update_step's fused step, every row, g = 0 outside g.rows
         alpha, m, v = self._step_size(w.dtype.type), slots["m"], slots["v"]
         if g.product is not None and g.rows.size == w.shape[0]:
@@ -478,11 +481,16 @@ class Adam(Optimizer):
     def _step_size(self, f):
         """alpha in the weights' dtype ``f``, every operation rounded to it as Keras rounds
         (beta**t is one correctly rounded power of the rounded beta, as TensorFlow's scalar
-        pow gives it; numpy's float32 power is not always correctly rounded)."""
-        t = np.float64(self.iterations + 1)
-        beta_1_power = f(np.power(np.float64(f(self.beta_1)), t))
-        beta_2_power = f(np.power(np.float64(f(self.beta_2)), t))
-        return f(self.learning_rate) * np.sqrt(f(1) - beta_2_power) / (f(1) - beta_1_power)
+        pow gives it; numpy's float32 power is not always correctly rounded). Computed once
+        per step: every parameter of the step shares it."""
+        inputs = (self.iterations, f, self.learning_rate, self.beta_1, self.beta_2)
+        if self._alpha[0] != inputs:
+            t = np.float64(self.iterations + 1)
+            beta_1_power = f(np.power(np.float64(f(self.beta_1)), t))
+            beta_2_power = f(np.power(np.float64(f(self.beta_2)), t))
+            alpha = f(self.learning_rate) * np.sqrt(f(1) - beta_2_power) / (f(1) - beta_1_power)
+            self._alpha = (inputs, alpha)
+        return self._alpha[1]
 
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,

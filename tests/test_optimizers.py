@@ -285,6 +285,29 @@ def test_adam_densifies_a_row_sparse_gradient_only_off_the_fast_path(backend_in_
     assert len(densified) == (3 if fast else 6)  # run_pair densifies each for its dense run
 
 
+def test_adam_row_sparse_gradient_of_every_row_takes_the_dense_step(backend_in_use):
+    rng = np.random.default_rng(5)
+    grads = [random_row_sparse(rng, 24, 16, np.float32, 24) for _ in range(3)]  # all rows
+    w0 = rng.standard_normal((24, 16)).astype(np.float32)
+    _, _, w_rows, w_dense = run_pair(lambda: optimizers.Adam(0.01), grads, w0)
+    assert w_rows.tobytes() == w_dense.tobytes()
+
+
+def test_adam_step_size_follows_a_changed_learning_rate(backend_in_use):
+    """alpha is computed once per step and kept; a learning rate (or beta) changed in
+    between, even within one step, still takes effect."""
+    opt = optimizers.Adam(0.01)
+    opt.update_step(W0.copy(), G1, {"m": np.zeros(3, np.float32), "v": np.zeros(3, np.float32)})
+    for name, value in (("learning_rate", 0.5), ("beta_1", 0.8), ("beta_2", 0.99)):
+        setattr(opt, name, value)
+        fresh = optimizers.Adam(**{k: getattr(opt, k) for k in
+                                   ("learning_rate", "beta_1", "beta_2")})
+        got, expected = W0.copy(), W0.copy()
+        for o, w in ((opt, got), (fresh, expected)):
+            o.update_step(w, G1, {"m": np.zeros(3, np.float32), "v": np.zeros(3, np.float32)})
+        assert got.tobytes() == expected.tobytes(), name
+
+
 def test_velocity_step_is_int32_and_widens_to_int64_before_it_would_overflow(backend_in_use):
     rng = np.random.default_rng(7)
     grads = [random_row_sparse(rng, 20, 16, np.float32, 5) for _ in range(3)]
