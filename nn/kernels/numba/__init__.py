@@ -8,9 +8,9 @@ module per kind: `forward` (``X @ W + b``), `backward` (``X.T @ delta``, dense o
 `gather` (batch rows), `csr` (building and sorting rows), `columns` (renumbering columns),
 `ngrams` (hashed n-grams), `rmsprop` and `adam` (optimizer steps; `product`, the rows of an
 unformed weight gradient they step from), `dense` (a small dense layer in one call) and
-`losses` (crossentropy and accuracy in one pass). `fused` gathers the
-calls that do several steps of a layer, loss or optimizer at once; `_vector` holds the LLVM
-vector blocks the kernels share and `_common` the thread choice.
+`losses` (crossentropy and accuracy in one pass). `fused` gathers the calls that do several
+steps of a layer, loss or optimizer at once; `_vector` holds the LLVM vector blocks the
+kernels share and `_common` the thread choice.
 
 Contract, shared by every kernel:
 

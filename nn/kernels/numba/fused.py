@@ -26,8 +26,8 @@ from .adam import adam_update, adam_update_rows
 from .rmsprop import rmsprop_catch_up, rmsprop_update, rmsprop_update_rows
 
 __all__ = ["dense_layer", "DenseLayer", "DENSE_LAYERS", "NARROW_FEATURES", "accepts",
-           "adam_update", "adam_update_product", "adam_update_rows",
-           "binary_accuracy", "binary_crossentropy", "binary_crossentropy_from_logits", "rmsprop_catch_up",
+           "adam_update", "adam_update_product", "adam_update_rows", "binary_accuracy",
+           "binary_crossentropy", "binary_crossentropy_from_logits", "rmsprop_catch_up",
            "rmsprop_update", "rmsprop_update_product", "rmsprop_update_rows",
            "PRODUCT_MIN_UNITS"]
 
