@@ -128,16 +128,21 @@ def make_mlp():
 @pytest.fixture(scope="session")
 def with_threads():
     """``with_threads(n, fn, *args)``: ``fn(*args)`` with numba's thread count set to ``n``
-    (restored afterwards). Skips the test where numba is not installed."""
+    and every CPU taken as free (a parallel call uses all ``n`` threads whatever else runs on
+    the machine; `_common._free_cpus`), both restored afterwards. Skips the test where numba
+    is not installed."""
     numba = pytest.importorskip("numba")
+    from nn.kernels.numba import _common
 
     def run(n, fn, *args):
         old = numba.get_num_threads()
         numba.set_num_threads(n)
-        try:
-            return fn(*args)
-        finally:
-            numba.set_num_threads(old)
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(_common, "_free_cpus", lambda: n)
+            try:
+                return fn(*args)
+            finally:
+                numba.set_num_threads(old)
     return run
 
 

@@ -8,6 +8,7 @@ the serial bits; the helpers that cut and rank the work are checked on their own
 """
 
 import contextlib
+import os
 
 import numpy as np
 import pytest
@@ -99,6 +100,34 @@ def test_spmm_t_same_bits_where_threads_split_the_work(with_threads, assert_bitw
                 for n in (MAX_THREADS, MAX_THREADS, 1, MAX_THREADS)]
         for run in runs[1:]:
             assert_bitwise_equal(runs[0], run)
+
+
+@pytest.mark.parametrize("text, others", [(b"0.50 0.40 0.30 1/120 4242\n", 0),
+                                           (b"2.00 1.10 0.90 2/130 4243\n", 1),
+                                           (b"9.00 9.00 9.00 64/300 4244\n", 63)])
+def test_free_cpus_leave_out_those_other_threads_run_on(tmp_path, monkeypatch, text, others):
+    cpus = len(os.sched_getaffinity(0))
+    (tmp_path / "loadavg").write_bytes(text)
+    monkeypatch.setattr(_common, "LOADAVG", str(tmp_path / "loadavg"))
+    assert _common._free_cpus() == max(1, cpus - others)
+
+
+@pytest.mark.parametrize("text", [None, b"", b"not a loadavg line"])
+def test_free_cpus_are_all_cpus_where_the_load_cannot_be_read(tmp_path, monkeypatch, text):
+    path = tmp_path / "loadavg"
+    if text is not None:
+        path.write_bytes(text)
+    monkeypatch.setattr(_common, "LOADAVG", str(path))
+    assert _common._free_cpus() == len(os.sched_getaffinity(0))
+
+
+def test_large_calls_take_only_the_free_cpus(monkeypatch):
+    big = _common.PARALLEL_MIN_WORK
+    monkeypatch.setattr(_common, "_free_cpus", lambda: 1)  # another process holds the rest
+    assert _common._threads_for(big) == 1
+    monkeypatch.setattr(_common, "_free_cpus", lambda: 1000)
+    assert _common._threads_for(big) == numba.get_num_threads()
+    assert _common._threads_for(big - 1) == 1
 
 
 def test_large_calls_run_in_parallel_and_agree_with_the_numpy_backend(monkeypatch,

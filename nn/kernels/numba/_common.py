@@ -4,6 +4,8 @@ Why these values: docs/performance.md, "The numba kernels" ("Vector blocks", "Pr
 "Threads").
 """
 
+import os
+
 import numba
 import numpy as np
 
@@ -11,14 +13,29 @@ _unsigned = np.uint64  # index type: numba skips the negative-index wraparound o
 SIMD_WIDTH = 16        # floats per LLVM vector block (`_vector`): one 16-unit float32 row
 PARALLEL_MIN_WORK = 1 << 23  # inner steps (nonzeros x units) below which a call runs serially
 PREFETCH_DISTANCE = 16  # iterations between a prefetch and the use of what it fetches
+LOADAVG = "/proc/loadavg"  # Linux: its 4th field is "runnable threads/all threads"
 
 
 def _threads_for(work):
-    """Threads for a call with ``work`` inner steps: 1 below `PARALLEL_MIN_WORK`, else all of
-    numba's threads."""
+    """Threads for a call with ``work`` inner steps: 1 below `PARALLEL_MIN_WORK`, else as many
+    of numba's threads as there are CPUs free now (`_free_cpus`): a parallel region whose
+    thread has no CPU waits until the OS gives it one. Results are the same for any count."""
     if work < PARALLEL_MIN_WORK:
         return 1
-    return numba.get_num_threads()
+    return max(1, min(numba.get_num_threads(), _free_cpus()))
+
+
+def _free_cpus():
+    """The CPUs this process may run on, less those other threads run on now: the count of
+    runnable threads in `LOADAVG` ("R/T"; the caller's own thread is one of them). All of them
+    where it cannot be read (not Linux). At least 1."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    try:
+        with open(LOADAVG, "rb") as f:
+            running = int(f.read().split()[3].split(b"/")[0])
+    except (OSError, ValueError, IndexError):
+        return cpus
+    return max(1, cpus - max(running - 1, 0))
 
 
 def _width(a):
