@@ -55,6 +55,13 @@ class Layer:
         """The weight penalties' sum ``R(w)`` at the current weights (0.0 without any)."""
         return 0.0
 
+    def rowwise(self, sparse):
+        """True when inference (`forward` without ``training``) computes each output row from
+        its own input row alone, by the same operations whatever rows are around it, so that
+        any split of a batch's rows gives the same bits. ``sparse``: whether the input is a
+        `CSRMatrix`. False unless a subclass knows better."""
+        return False
+
     def get_config(self):
         return {"name": self.name}
 
@@ -141,6 +148,16 @@ class Dense(Layer):
         if training:
             self._x, self._a = x, a
         return a
+
+    def rowwise(self, sparse):
+        """`Layer.rowwise`, for the built-in activations (each acts on one number): a
+        sparse input's product sums each row's nonzeros on their own, and so do the numba
+        backend's one-call kernels for a narrow dense input; BLAS's products (a wide dense
+        input, or any dense one on the NumPy backend) make no such promise."""
+        if type(self.activation) not in activations.BUILT_IN:
+            return False
+        fast = backend.fused_dense(self.activation, self.params["kernel"])
+        return sparse or (fast is not None and fast.rowwise(self.input_dim))
 
     def forward_and_logits(self, x, training=False):
         """(a, z): `forward`'s output and the pre-activation ``z = x @ W + b`` it came from,
@@ -277,6 +294,10 @@ class Dropout(Layer):
             keep = self.rng.random(x.shape, dtype=np.float32) >= self.rate  # m
             self._scale = keep * x.dtype.type(1 / (1 - self.rate))          # m / (1 - rate)
         return x * self._scale
+
+    def rowwise(self, sparse):
+        """`Layer.rowwise`: inference passes the input through."""
+        return True
 
     def backward(self, da, need_dx=True):
         """dL/dx = dL/da * m / (1 - rate), with the mask of the last training pass."""

@@ -225,3 +225,54 @@ def test_a_wide_model_trains_as_live_keras_does(keras, as_sparse):
     np.testing.assert_allclose(ours, theirs, rtol=1e-5)
     for u, v in zip(model.get_weights(), twin.get_weights()):
         np.testing.assert_allclose(u, v, rtol=1e-4, atol=1e-6)
+
+
+def multi_hot(n_rows, n_features, seed):
+    from nn.sparse import CSRMatrix
+    rng = np.random.default_rng(seed)
+    dense = rng.random((n_rows, n_features)) < 0.1
+    indptr = np.concatenate([[0], np.cumsum(dense.sum(axis=1))]).astype(np.int64)
+    return CSRMatrix(indptr, np.nonzero(dense)[1].astype(np.int32), dense.shape)
+
+
+def test_evaluate_and_predict_forward_chunks_of_batches_with_each_batchs_bits(backend_in_use,
+                                                                               monkeypatch):
+    """Where every row is computed on its own, evaluate and predict forward several batches
+    at once (the last chunk and batch partial here) and score each batch from its slice of
+    the outputs: the same numbers, bit for bit, as one forward per batch."""
+    x, y = multi_hot(1000, 300, seed=3), np.random.default_rng(4).integers(0, 2, 1000)
+    model = models.Sequential([layers.Dense(16, "relu", input_shape=(300,)),
+                               layers.Dropout(0.5, seed=1), layers.Dense(16, "tanh"),
+                               layers.Dense(1, "sigmoid")], seed=5)
+    model.compile("rmsprop", "binary_crossentropy", metrics=["acc", "mse"])
+    model.fit(x, y, epochs=1, batch_size=128, verbose=0)
+    monkeypatch.setattr(models, "INFERENCE_CHUNK_VALUES", 3 * 96 * 16)
+    chunk = model._inference_rows(x, 96)
+    # the numba backend's hidden layers compute rows alone; the NumPy backend's use BLAS
+    assert chunk == (3 * 96 if backend_in_use.__name__.endswith("numba") else 96)
+    chunked = model.evaluate(x, y, batch_size=96, verbose=0), model.predict(x, batch_size=96)
+    monkeypatch.setattr(models.Sequential, "_inference_rows", lambda self, x, b: b)
+    per_batch = model.evaluate(x, y, batch_size=96, verbose=0), model.predict(x, batch_size=96)
+    assert [float(v).hex() for v in chunked[0]] == [float(v).hex() for v in per_batch[0]]
+    assert chunked[1].tobytes() == per_batch[1].tobytes()
+
+
+@pytest.mark.parametrize("case", ["dense input", "wide hidden layer", "own activation"])
+def test_inference_goes_batch_by_batch_unless_every_row_is_computed_alone(case):
+    """BLAS's products (a wide dense input, or a hidden layer wider than the one-call
+    kernels take) and activations nn does not know keep one forward per batch."""
+    from nn import activations
+
+    class Twice(activations.Linear):  # a subclass may change the math
+        pass
+
+    width, hidden, act = {"dense input": (300, 16, "relu"),
+                          "wide hidden layer": (300, 128, "relu"),
+                          "own activation": (300, 16, Twice())}[case]
+    x = multi_hot(10, width, seed=1)
+    if case == "dense input":
+        x = x.toarray()
+    model = models.Sequential([layers.Dense(hidden, act, input_shape=(width,)),
+                               layers.Dense(1, "sigmoid")], seed=0)
+    model.compile("rmsprop", "binary_crossentropy")
+    assert model._inference_rows(x, 32) == 32

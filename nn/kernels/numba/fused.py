@@ -75,6 +75,11 @@ class DenseLayer:
         z = self.logits(x, W, b)
         return self.activate(z), z
 
+    def rowwise(self, n_features):
+        """Whether a dense input ``n_features`` wide takes the one-call kernels, whose every
+        output row is summed from its own input row alone (not BLAS, which is not bound to)."""
+        return n_features <= NARROW_FEATURES
+
     def activate(self, z):
         """f(z) as a new array (``z`` unchanged): `forward`'s last step."""
         return dense.activate(z.copy(), self.code)
