@@ -102,13 +102,27 @@ def test_spmm_t_same_bits_where_threads_split_the_work(with_threads, assert_bitw
             assert_bitwise_equal(runs[0], run)
 
 
-@pytest.mark.parametrize("text, others", [(b"0.50 0.40 0.30 1/120 4242\n", 0),
-                                           (b"2.00 1.10 0.90 2/130 4243\n", 1),
-                                           (b"9.00 9.00 9.00 64/300 4244\n", 63)])
-def test_free_cpus_leave_out_those_other_threads_run_on(tmp_path, monkeypatch, text, others):
+def fake_proc(tmp_path, loadavg, own_states):
+    """A /proc/loadavg with ``loadavg`` and a /proc/self/task whose threads are in
+    ``own_states`` ("R" running, "S" sleeping)."""
+    (tmp_path / "loadavg").write_bytes(loadavg)
+    for tid, state in enumerate(own_states, start=100):
+        (tmp_path / "task" / str(tid)).mkdir(parents=True)
+        (tmp_path / "task" / str(tid) / "stat").write_text(
+            f"{tid} (python3 (x)) {state} 1 {tid} 1 0 -1 4194560 5 0 0 0 7 1 0 0 20 0 3 0\n")
+    return {"LOADAVG": str(tmp_path / "loadavg"), "TASKS": str(tmp_path / "task")}
+
+
+@pytest.mark.parametrize("loadavg, own, others", [
+    (b"0.50 0.40 0.30 1/120 4242\n", "RS", 0),      # the caller alone
+    (b"2.00 1.10 0.90 2/130 4243\n", "RS", 1),      # one thread of another process
+    (b"2.00 1.10 0.90 2/130 4243\n", "RRS", 0),     # our OpenMP worker still spinning
+    (b"9.00 9.00 9.00 64/300 4244\n", "RSS", 63)])
+def test_free_cpus_leave_out_those_other_processes_run_on(tmp_path, monkeypatch, loadavg, own,
+                                                           others):
     cpus = len(os.sched_getaffinity(0))
-    (tmp_path / "loadavg").write_bytes(text)
-    monkeypatch.setattr(_common, "LOADAVG", str(tmp_path / "loadavg"))
+    for name, path in fake_proc(tmp_path, loadavg, own).items():
+        monkeypatch.setattr(_common, name, path)
     assert _common._free_cpus() == max(1, cpus - others)
 
 
@@ -118,6 +132,7 @@ def test_free_cpus_are_all_cpus_where_the_load_cannot_be_read(tmp_path, monkeypa
     if text is not None:
         path.write_bytes(text)
     monkeypatch.setattr(_common, "LOADAVG", str(path))
+    monkeypatch.setattr(_common, "TASKS", str(tmp_path / "no such folder"))
     assert _common._free_cpus() == len(os.sched_getaffinity(0))
 
 

@@ -14,6 +14,7 @@ SIMD_WIDTH = 16        # floats per LLVM vector block (`_vector`): one 16-unit f
 PARALLEL_MIN_WORK = 1 << 23  # inner steps (nonzeros x units) below which a call runs serially
 PREFETCH_DISTANCE = 16  # iterations between a prefetch and the use of what it fetches
 LOADAVG = "/proc/loadavg"  # Linux: its 4th field is "runnable threads/all threads"
+TASKS = "/proc/self/task"  # Linux: this process's threads, each with its state in <id>/stat
 
 
 def _threads_for(work):
@@ -26,16 +27,30 @@ def _threads_for(work):
 
 
 def _free_cpus():
-    """The CPUs this process may run on, less those other threads run on now: the count of
-    runnable threads in `LOADAVG` ("R/T"; the caller's own thread is one of them). All of them
-    where it cannot be read (not Linux). At least 1."""
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    """The CPUs this process may run on, less those that other processes' threads run on now:
+    the runnable threads of the machine (`LOADAVG`, "R/T") less this process's own (state R
+    in ``TASKS``: the caller, and worker threads of numba's OpenMP or of OpenBLAS that still
+    spin a few milliseconds after their last call). All of them where these cannot be read
+    (not Linux). At least 1."""
+    if hasattr(os, "sched_getaffinity"):
+        cpus = len(os.sched_getaffinity(0))
+    else:
+        cpus = os.cpu_count() or 1
     try:
         with open(LOADAVG, "rb") as f:
             running = int(f.read().split()[3].split(b"/")[0])
+        if running <= 1:  # the caller alone (16 us); reading each thread's state costs more
+            return cpus
+        own = 0
+        for task in os.listdir(TASKS):
+            try:
+                with open(os.path.join(TASKS, task, "stat"), "rb") as f:
+                    own += f.read().rpartition(b")")[2].split()[0] == b"R"
+            except OSError:  # the thread has ended
+                pass
     except (OSError, ValueError, IndexError):
         return cpus
-    return max(1, cpus - max(running - 1, 0))
+    return max(1, cpus - max(running - max(own, 1), 0))
 
 
 def _width(a):
