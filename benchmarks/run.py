@@ -43,7 +43,8 @@ repository's root (``benchmarks`` is a package; every measurement runs as
              reviews, each in its own process: training seconds, test accuracy, and nn's
              training time to reach each peer's accuracy (`benchmarks.peers.nn_ngrams`,
              `fasttext_ngrams`, `vw_ngrams`)
-   busy      nn's epoch on the quiet machine and beside a process spinning on one core
+   busy      nn's epoch on the quiet machine on one thread and on --threads, and beside a
+             process spinning on one core (the issue's busy / serial and the second core's gain)
    checks    the issues' targets with pass/fail; peak memory of examples/imdb.py
 
    and writes ``results.json`` (every run and repetition, the machine: CPU, versions, BLAS),
@@ -199,8 +200,8 @@ def add_section_options(parser):
     add("--wide-epochs", type=int, help="wide: epochs per run, the first is warm-up (4 / 2)")
     add("--ngram-reps", type=int, help="ngrams: rounds of nn, fastText and VW on hashed "
         "n-grams (3 / 1)")
-    add("--busy-reps", type=int, help="busy: rounds of nn on the quiet machine and beside a "
-        "process spinning on one core (3 / 1)")
+    add("--busy-reps", type=int, help="busy: rounds of nn on the quiet machine (1 thread and "
+        "--threads) and beside a process spinning on one core (3 / 1)")
     add("--oneoff-runs", type=int, help="one-off costs: fresh numba caches (3 / 1)")
     add("--imdb-runs", type=int, help="checks: runs of examples/imdb.py for its peak "
         "memory (3 / 1; --quick runs it with 2 + 1 epochs)")
