@@ -24,6 +24,7 @@ import numpy as np
 import nn
 from _common import (NUM_WORDS, Stages, add_common_arguments, build_model, finish, pyplot,
                      report_load_error, require_positive, select_backend)
+from _figures import FigureError, FigureProcess
 from nn import callbacks
 from nn.datasets import imdb
 from nn.preprocessing import vectorize_sequences
@@ -164,10 +165,12 @@ def run_ngrams(args, stages, say, verbose):
             "min_df": args.min_df, "columns": x.shape[1]}
 
 
-def plot_history(history, out):
-    """The notebook's two figures, with the epoch of lowest validation loss marked."""
+def plot_history(h, out):
+    """The notebook's two figures from ``h`` (``history.history``), with the epoch of lowest
+    validation loss marked, written into the folder ``out``. Returns the paths (str) and that
+    epoch."""
     plt = pyplot()
-    h = history.history
+    out = Path(out)
     epochs = np.arange(1, len(h["loss"]) + 1)
     best = int(np.argmin(h["val_loss"])) + 1
     paths = []
@@ -186,7 +189,7 @@ def plot_history(history, out):
         path = out / f"{key.replace('binary_', '')}.png"
         fig.savefig(path)
         plt.close(fig)
-        paths.append(path)
+        paths.append(str(path))
     return paths, best
 
 
@@ -262,7 +265,14 @@ def main(argv=None):
         except (OSError, ValueError) as e:
             return report_load_error(e)
         return finish(results, stages, out, say)
+    # The figures are drawn by a process started now: it imports matplotlib while this one
+    # loads the data and trains, and draws while this one trains the final model.
+    with FigureProcess("imdb", "plot_history") as figures:
+        return run_notebook(args, stages, results, figures, out, say, verbose)
 
+
+def run_notebook(args, stages, results, figures, out, say, verbose):
+    """The notebook, step by step; ``figures`` (a FigureProcess) draws the learning curves."""
     with stages("1. load"):
         try:
             # Only indices below NUM_WORDS are left to decode (the others became oov_char), so
@@ -309,6 +319,7 @@ def main(argv=None):
     say(f"lowest validation loss {min(history.history['val_loss']):.4f} at epoch {best}")
     results["history"] = history.history
     results["best_epoch"] = best
+    figures.draw(history.history, str(out))
 
     final_epochs = best if args.early_stopping else args.final_epochs
     with stages("4. train on all and evaluate"):
@@ -333,12 +344,15 @@ def main(argv=None):
                                                      out, say)
         say(f"table: {out / 'experiments.md'}, chart: {out / 'experiments.png'}")
 
-    # The figures come last, once the data is freed: matplotlib costs ~25 MB of its own.
-    del x_train, x_test, partial_x_train, x_val, test_data
-    figures, _ = plot_history(history, out)
-    say(f"figures: {', '.join(str(f) for f in figures)}")
-
-    return finish(results, stages, out, say)
+    status = 0
+    with stages("7. figures (waiting for them)"):
+        try:
+            paths, _ = figures.result()
+            say(f"figures: {', '.join(paths)}")
+        except FigureError as e:
+            print(f"error: {e}", file=sys.stderr)
+            status = 1
+    return finish(results, stages, out, say) or status
 
 
 if __name__ == "__main__":
