@@ -25,6 +25,7 @@ import nn
 from _common import (NUM_WORDS, Stages, add_common_arguments, build_model, finish, pyplot,
                      report_load_error, require_positive, select_backend)
 from _figures import FigureError, FigureProcess
+from _warmup import start_if_cold
 from nn import callbacks
 from nn.datasets import imdb
 from nn.preprocessing import vectorize_sequences
@@ -265,14 +266,24 @@ def main(argv=None):
         except (OSError, ValueError) as e:
             return report_load_error(e)
         return finish(results, stages, out, say)
-    # The figures are drawn by a process started now: it imports matplotlib while this one
-    # loads the data and trains, and draws while this one trains the final model.
-    with FigureProcess("imdb", "plot_history") as figures:
-        return run_notebook(args, stages, results, figures, out, say, verbose)
+    # On a first run a second process compiles the training kernels while this one loads the
+    # data (examples/_warmup.py; None when numba's cache has them). The figures are drawn by
+    # a process started now: it imports matplotlib while this one loads the data and trains,
+    # and draws while this one trains the final model.
+    compiling = None if args.dense else start_if_cold()
+    try:
+        with FigureProcess("imdb", "plot_history") as figures:
+            return run_notebook(args, stages, results, compiling, figures, out, say, verbose)
+    finally:
+        if compiling is not None and compiling.poll() is None:  # the run ended early
+            compiling.kill()
+            compiling.wait()
 
 
-def run_notebook(args, stages, results, figures, out, say, verbose):
-    """The notebook, step by step; ``figures`` (a FigureProcess) draws the learning curves."""
+def run_notebook(args, stages, results, compiling, figures, out, say, verbose):
+    """The notebook, step by step. ``compiling`` (a process compiling the training kernels, or
+    None) is waited for before training; ``figures`` (a FigureProcess) draws the learning
+    curves."""
     with stages("1. load"):
         try:
             # Only indices below NUM_WORDS are left to decode (the others became oov_char), so
@@ -310,6 +321,8 @@ def run_notebook(args, stages, results, figures, out, say, verbose):
     if not args.quiet:
         model.summary()
     with stages("3. train with validation"):
+        if compiling is not None:
+            compiling.wait()
         extra = [callbacks.EarlyStopping(restore_best_weights=True)] \
             if args.early_stopping else []
         history = model.fit(partial_x_train, partial_y_train, epochs=args.epochs,

@@ -1,0 +1,78 @@
+"""examples/_warmup.py: on a first run a second process compiles exactly the kernels the
+notebook run trains with; a warm run starts nothing."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples"
+
+pytest.importorskip("numba")
+
+
+@pytest.fixture
+def warmup(monkeypatch, tmp_path):
+    """examples/_warmup.py as a module, with numba's cache (and the marker) in tmp_path."""
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "numba"))
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        import _warmup
+    finally:
+        sys.path.remove(str(EXAMPLES))
+    return _warmup
+
+
+def test_a_marker_means_nothing_is_started(warmup, tmp_path):
+    marker = warmup.marker_path()
+    assert marker.parent == tmp_path / "numba"
+    marker.parent.mkdir()
+    marker.touch()
+    assert warmup.start_if_cold() is None
+
+
+def test_without_the_marker_a_process_is_started(warmup):
+    process = warmup.start_if_cold()
+    assert process is not None
+    process.kill()
+    process.wait()
+
+
+def test_the_numpy_backend_starts_nothing(warmup):
+    import nn
+
+    with nn.use_backend("numpy"):
+        assert warmup.start_if_cold() is None
+
+
+def test_a_changed_kernel_source_changes_the_marker(warmup, monkeypatch, tmp_path):
+    kernels = tmp_path / "kernels"
+    kernels.mkdir()
+    (kernels / "dense.py").write_text("x = 1\n")
+    monkeypatch.setattr(warmup, "KERNELS", kernels)
+    before = warmup.marker_path()
+    (kernels / "dense.py").write_text("x = 12\n")
+    assert warmup.marker_path() != before
+
+
+def test_after_the_warmup_the_notebook_run_compiles_only_vectorize(imdb_dir, tmp_path):
+    """The warmup process alone on an empty numba cache, then the example (which finds the
+    marker and starts nothing): the only cache files the example adds are those of
+    `vectorize_sequences`' kernel (csr.multi_hot_csr), which it compiles itself."""
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba"),
+           "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    subprocess.run([sys.executable, str(EXAMPLES / "_warmup.py")], env=env, check=True,
+                   timeout=900)
+    cached = {p.name for p in (tmp_path / "numba").rglob("*") if p.is_file()}
+    assert any(name.startswith("nn-notebook-kernels-") for name in cached)
+    assert sum(name.endswith(".nbi") for name in cached) >= 10
+    result = subprocess.run([sys.executable, str(EXAMPLES / "imdb.py"), "--data",
+                             str(imdb_dir), "--out", str(tmp_path / "out"), "--epochs", "1",
+                             "--final-epochs", "1", "--quiet"],
+                            capture_output=True, text=True, env=env, timeout=900)
+    assert result.returncode == 0, result.stderr[-2000:]
+    added = {p.name for p in (tmp_path / "numba").rglob("*") if p.is_file()} - cached
+    assert added and all(name.startswith("csr.multi_hot_csr-") for name in added), added
