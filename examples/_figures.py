@@ -8,14 +8,16 @@ overlaps the example's work instead of adding to it.
         paths, best = figures.result()                      # waits for the process
 
 The process runs ``python examples/_figures.py MODULE FUNCTION``: it imports matplotlib on its
-Agg backend and the example module ``MODULE`` (from this folder), reads the arguments from its
-stdin (one JSON list), calls ``MODULE.FUNCTION(*arguments)`` and writes what it returns (JSON)
-to its stdout. The figures are the same files, bit for bit, as the function called in the
-example's own process would write. It is not part of `nn`.
+Agg backend and the example module ``MODULE`` (from this folder), at a lower priority (nice
+10) than the example, reads the arguments from its stdin (one JSON list), calls
+``MODULE.FUNCTION(*arguments)`` and writes what it returns (JSON) to its stdout. The figures
+are the same files, bit for bit, as the function called in the example's own process would
+write. It is not part of `nn`.
 """
 
 import importlib
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -83,6 +85,7 @@ def serve(module, function):
     stdin (the example ended without figures) draws nothing."""
     from _common import pyplot
 
+    os.nice(10)  # the example's own process (and its compiling helper) come first
     pyplot()
     draw = getattr(importlib.import_module(module), function)
     request = sys.stdin.read()
@@ -92,3 +95,7 @@ def serve(module, function):
 
 if __name__ == "__main__":
     serve(*sys.argv[1:])
+    # The figures are written and closed: skip the interpreter's teardown, which the example
+    # would wait for (its end of our stdout comes when this process exits).
+    sys.stdout.flush()
+    os._exit(0)
