@@ -16,6 +16,7 @@ Run with --help for every option.
 """
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -369,4 +370,9 @@ def run_notebook(args, stages, results, compiling, figures, out, say, verbose):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    status = main()
+    # Every file is written and closed: skip the interpreter's teardown, which takes ~0.3 s
+    # once numba's compiled kernels are loaded (docs/performance.md, "First run").
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
