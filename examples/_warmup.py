@@ -88,4 +88,6 @@ if __name__ == "__main__":
         compile_kernels()
     finally:  # failed or not, once: a warm run must never start this process
         marker.parent.mkdir(parents=True, exist_ok=True)
+        for old in marker.parent.glob("nn-notebook-kernels-*"):  # of older kernel sources
+            old.unlink(missing_ok=True)
         marker.touch()
