@@ -8,15 +8,15 @@ example reads and tokenizes the data, so that numba's cache holds them when trai
         compiling.wait()          # then fit loads the kernels from the cache
 
 ``python examples/_warmup.py`` trains the notebook's model (`_common.build_model`: float32,
-16-16-1, RMSprop, binary crossentropy, binary_accuracy) on made-up multi-hot data of the
-run's types and sizes (int64 ``indptr``, int32 ``indices``, 10,000 validation rows) through
-`fit` with validation, `evaluate` and `predict`, so numba writes to its cache exactly the
-specializations the run loads; it never calls `vectorize_sequences`, which the example
-compiles itself at the same time (two processes compiling different signatures of one
-function could race on its cache index). Then, even if it failed (the example then compiles
-what is missing itself, as without it), it writes a marker file beside numba's cache files,
-named after the kernel sources' sizes and times and the Python version: while the marker is
-there, `start_if_cold` starts nothing. It is not part of `nn`.
+16-16-1, RMSprop, binary crossentropy, binary_accuracy) on made-up multi-hot data of the run's
+types and sizes (int64 ``indptr``, int32 ``indices``, 10,000 validation rows) through `fit`
+with validation, `evaluate` and `predict`, on one thread and on all (`compile_kernels`), so
+numba writes to its cache exactly the specializations the run loads; it never calls
+`vectorize_sequences`, which the example compiles itself at the same time (two processes
+compiling different signatures of one function could race on its cache index). Then, even if it
+failed (the example then compiles what is missing itself, as without it), it writes a marker
+file beside numba's cache files, named after the kernel sources' sizes and times and the Python
+version: while the marker is there, `start_if_cold` starts nothing. It is not part of `nn`.
 """
 
 import hashlib
@@ -68,18 +68,27 @@ def multi_hot(n_rows, n_features, per_row, offset):
 
 
 def compile_kernels():
-    """Train the notebook's model briefly on made-up data of the run's types and sizes."""
+    """Train the notebook's model briefly on made-up data of the run's types and sizes, twice:
+    with one CPU free and with all of them. A large call (the validation pass, `evaluate`,
+    `predict`) takes a parallel kernel only when a second CPU is free at that moment
+    (`nn.kernels.numba._common._free_cpus`), which it never is while the example loads its
+    data beside this process, and may be on any later run."""
+    import numba
+
     from _common import NUM_WORDS, build_model
+    from nn.kernels.numba import _common as kernel_common
 
     rng = np.random.default_rng(0)
     x_val, x_train = multi_hot(10000, NUM_WORDS, 130, 0), multi_hot(1200, NUM_WORDS, 130, 3)
     y_val = rng.integers(0, 2, 10000).astype("float32")
     y_train = rng.integers(0, 2, 1200).astype("float32")
-    model = build_model(seed=0)
-    model.fit(x_train, y_train, epochs=1, batch_size=512, validation_data=(x_val, y_val),
-              verbose=0)
-    model.evaluate(x_train[:100], y_train[:100], verbose=0)
-    model.predict(x_train, batch_size=2048)
+    for free in (1, numba.get_num_threads()):
+        kernel_common._free_cpus = lambda free=free: free
+        model = build_model(seed=0)
+        model.fit(x_train, y_train, epochs=1, batch_size=512, validation_data=(x_val, y_val),
+                  verbose=0)
+        model.evaluate(x_val, y_val, verbose=0)
+        model.predict(x_val, batch_size=2048)
 
 
 if __name__ == "__main__":

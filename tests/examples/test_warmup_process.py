@@ -59,9 +59,10 @@ def test_a_changed_kernel_source_changes_the_marker(warmup, monkeypatch, tmp_pat
 
 
 def test_after_the_warmup_the_notebook_run_compiles_only_vectorize(imdb_dir, tmp_path):
-    """The warmup process alone on an empty numba cache (but for an old marker, which it
-    removes), then the example (which finds the marker and starts nothing): the only cache files the example adds are those of
-    `vectorize_sequences`' kernel (csr.multi_hot_csr), which it compiles itself."""
+    """The warmup process alone on an empty numba cache (but for an old marker, which it removes),
+    then the example (which finds the marker and starts nothing): the only cache files the
+    example adds are those of `vectorize_sequences`' kernel (csr.multi_hot_csr), which it
+    compiles itself, on one thread or on all."""
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba"),
            "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     old_marker = tmp_path / "numba" / "nn-notebook-kernels-0123456789abcdef"
@@ -73,10 +74,12 @@ def test_after_the_warmup_the_notebook_run_compiles_only_vectorize(imdb_dir, tmp
     markers = [name for name in cached if name.startswith("nn-notebook-kernels-")]
     assert len(markers) == 1 and markers[0] != old_marker.name
     assert sum(name.endswith(".nbi") for name in cached) >= 10
-    result = subprocess.run([sys.executable, str(EXAMPLES / "imdb.py"), "--data",
-                             str(imdb_dir), "--out", str(tmp_path / "out"), "--epochs", "1",
-                             "--final-epochs", "1", "--quiet"],
-                            capture_output=True, text=True, env=env, timeout=900)
-    assert result.returncode == 0, result.stderr[-2000:]
+    for threads in ("1", str(os.cpu_count())):  # serial kernels, and parallel ones if free
+        result = subprocess.run([sys.executable, str(EXAMPLES / "imdb.py"), "--data",
+                                 str(imdb_dir), "--out", str(tmp_path / "out"), "--epochs",
+                                 "1", "--final-epochs", "1", "--quiet"], capture_output=True,
+                                text=True, env={**env, "NUMBA_NUM_THREADS": threads},
+                                timeout=900)
+        assert result.returncode == 0, result.stderr[-2000:]
     added = {p.name for p in (tmp_path / "numba").rglob("*") if p.is_file()} - cached
     assert added and all(name.startswith("csr.multi_hot_csr-") for name in added), added
