@@ -136,6 +136,14 @@ def test_free_cpus_are_all_cpus_where_the_load_cannot_be_read(tmp_path, monkeypa
     assert _common._free_cpus() == len(os.sched_getaffinity(0))
 
 
+def test_rows_of_a_table_beyond_the_caches_count_for_more_work(monkeypatch):
+    table = np.empty((1000, 16), np.float32)  # 64,000 bytes
+    monkeypatch.setattr(_common, "CACHED_BYTES", table.nbytes)
+    assert _common._memory_work(table, 10) == 10 * 16
+    monkeypatch.setattr(_common, "CACHED_BYTES", table.nbytes - 1)
+    assert _common._memory_work(table, 10) == 10 * 16 * _common.MEMORY_ROW_WEIGHT
+
+
 def test_large_calls_take_only_the_free_cpus(monkeypatch):
     big = _common.PARALLEL_MIN_WORK
     monkeypatch.setattr(_common, "_free_cpus", lambda: 1)  # another process holds the rest

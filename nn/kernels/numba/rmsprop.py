@@ -9,7 +9,7 @@ import functools
 import numpy as np
 from numba import njit, prange
 
-from ._common import PREFETCH_DISTANCE, SIMD_WIDTH, _threads_for, _unsigned
+from ._common import PREFETCH_DISTANCE, SIMD_WIDTH, _memory_work, _threads_for, _unsigned
 from ._vector import _prefetch, _rmsprop16, _rmsprop16_decayed
 from .product import _by_columns, _column_sum, _row_cuts
 
@@ -173,7 +173,7 @@ def rmsprop_update_rows(w, v, v_step, rows, g_rows, step, learning_rate, rho, ep
     """
     consts = _rmsprop_consts(w.dtype, learning_rate, rho, epsilon)
     g_rows = np.ascontiguousarray(g_rows, dtype=w.dtype)
-    threads = _threads_for(rows.size * w.shape[1])
+    threads = _threads_for(_memory_work(w, rows.size))
     if threads == 1:
         _rmsprop_rows(w, v, v_step, rows, g_rows, step, consts)
     else:
