@@ -4,14 +4,18 @@ example reads and tokenizes the data, so that numba's cache holds them when trai
     compiling = start_if_cold()   # None unless numba's cache lacks the kernels: a few stats
     ...                           # load and vectorize the data (this process compiles
                                   # vectorize_sequences' kernel meanwhile)
-    if compiling is not None:
-        compiling.wait()          # then fit loads the kernels from the cache
+    wait_until_ready(compiling)   # then fit loads the kernels from the cache
+    ...                           # train, evaluate, predict
+    compiling.wait()              # before exiting: the process ends its second pass
 
 ``python examples/_warmup.py`` trains the notebook's model (`_common.build_model`: float32,
 16-16-1, RMSprop, binary crossentropy, binary_accuracy) on made-up multi-hot data of the run's
 types and sizes (int64 ``indptr``, int32 ``indices``, 10,000 validation rows) through `fit`
 with validation, `evaluate` and `predict`, on one thread and on all (`compile_kernels`), so
-numba writes to its cache exactly the specializations the run loads; it never calls
+numba writes to its cache exactly the specializations the run loads. After the first pass it
+writes `READY` to its stdout: the run needs nothing else while the process compiles the
+parallel kernels, since a large call takes those only when a second CPU is free, and this
+process holds it (`nn.kernels.numba._common._free_cpus`). It never calls
 `vectorize_sequences`, which the example compiles itself at the same time (two processes
 compiling different signatures of one function could race on its cache index). Then, even if it
 failed (the example then compiles what is missing itself, as without it), it writes a marker
@@ -30,6 +34,7 @@ import numpy as np
 import nn
 
 KERNELS = Path(nn.__file__).parent / "kernels" / "numba"
+READY = "ready"  # the line the process writes once the serial kernels are cached
 
 
 def marker_path():
@@ -54,7 +59,14 @@ def start_if_cold():
     if marker.exists() or not os.access(folder, os.W_OK):
         return None
     return subprocess.Popen([sys.executable, __file__], stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+
+
+def wait_until_ready(process):
+    """Wait until ``process`` (from `start_if_cold`, or None: no wait) has cached the kernels a
+    run on one CPU loads (its `READY` line), or has ended."""
+    if process is not None:
+        process.stdout.readline()  # "" once it has ended, whatever happened
 
 
 def multi_hot(n_rows, n_features, per_row, offset):
@@ -89,6 +101,8 @@ def compile_kernels():
                   verbose=0)
         model.evaluate(x_val, y_val, verbose=0)
         model.predict(x_val, batch_size=2048)
+        if free == 1:
+            print(READY, flush=True)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ import nn
 from _common import (NUM_WORDS, Stages, add_common_arguments, build_model, finish, pyplot,
                      report_load_error, require_positive, select_backend)
 from _figures import FigureError, FigureProcess
-from _warmup import start_if_cold
+from _warmup import start_if_cold, wait_until_ready
 from nn import callbacks
 from nn.datasets import imdb
 from nn.preprocessing import vectorize_sequences
@@ -268,23 +268,28 @@ def main(argv=None):
             return report_load_error(e)
         return finish(results, stages, out, say)
     # On a first run a second process compiles the training kernels while this one loads the
-    # data (examples/_warmup.py; None when numba's cache has them). The figures are drawn by
-    # a process started now: it imports matplotlib while this one loads the data and trains,
-    # and draws while this one trains the final model.
+    # data, then the parallel ones while it trains (examples/_warmup.py; None when numba's
+    # cache has them). The figures are drawn by a process started now: it imports matplotlib
+    # while this one loads the data and trains, and draws while this one trains the final
+    # model.
     compiling = None if args.dense else start_if_cold()
+    status = None
     try:
         with FigureProcess("imdb", "plot_history") as figures:
-            return run_notebook(args, stages, results, compiling, figures, out, say, verbose)
+            status = run_notebook(args, stages, results, compiling, figures, out, say,
+                                  verbose)
     finally:
-        if compiling is not None and compiling.poll() is None:  # the run ended early
-            compiling.kill()
-            compiling.wait()
+        if compiling is not None:
+            if status != 0:  # the run failed: the compiler need not finish
+                compiling.kill()
+            compiling.wait()  # after a run, it may still compile the parallel kernels
+    return status
 
 
 def run_notebook(args, stages, results, compiling, figures, out, say, verbose):
     """The notebook, step by step. ``compiling`` (a process compiling the training kernels, or
-    None) is waited for before training; ``figures`` (a FigureProcess) draws the learning
-    curves."""
+    None) is waited for before training, until its serial kernels are cached; ``figures`` (a
+    FigureProcess) draws the learning curves."""
     with stages("1. load"):
         try:
             # Only indices below NUM_WORDS are left to decode (the others became oov_char), so
@@ -322,8 +327,7 @@ def run_notebook(args, stages, results, compiling, figures, out, say, verbose):
     if not args.quiet:
         model.summary()
     with stages("3. train with validation"):
-        if compiling is not None:
-            compiling.wait()
+        wait_until_ready(compiling)
         extra = [callbacks.EarlyStopping(restore_best_weights=True)] \
             if args.early_stopping else []
         history = model.fit(partial_x_train, partial_y_train, epochs=args.epochs,

@@ -48,6 +48,25 @@ def test_the_numpy_backend_starts_nothing(warmup):
         assert warmup.start_if_cold() is None
 
 
+def test_the_run_waits_for_the_ready_line_or_the_end(warmup):
+    """`wait_until_ready` returns at the line `READY` while the process goes on, or when the
+    process ends without it; None (a warm run) is no wait."""
+    warmup.wait_until_ready(None)
+    code = f"print({warmup.READY!r}, flush=True); import sys; sys.stdin.read()"
+    ready = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        warmup.wait_until_ready(ready)
+        assert ready.poll() is None  # still running: waiting on its stdin
+    finally:
+        ready.stdin.close()
+        ready.wait(60)
+    failed = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"],
+                              stdout=subprocess.PIPE, text=True)
+    warmup.wait_until_ready(failed)
+    assert failed.wait(60) == 3
+
+
 def test_a_changed_kernel_source_changes_the_marker(warmup, monkeypatch, tmp_path):
     kernels = tmp_path / "kernels"
     kernels.mkdir()
@@ -68,8 +87,9 @@ def test_after_the_warmup_the_notebook_run_compiles_only_vectorize(imdb_dir, tmp
     old_marker = tmp_path / "numba" / "nn-notebook-kernels-0123456789abcdef"
     old_marker.parent.mkdir()
     old_marker.touch()  # of other kernel sources: replaced
-    subprocess.run([sys.executable, str(EXAMPLES / "_warmup.py")], env=env, check=True,
-                   timeout=900)
+    done = subprocess.run([sys.executable, str(EXAMPLES / "_warmup.py")], env=env, check=True,
+                          timeout=900, capture_output=True, text=True)
+    assert done.stdout == "ready\n"  # once, after the serial kernels
     cached = {p.name for p in (tmp_path / "numba").rglob("*") if p.is_file()}
     markers = [name for name in cached if name.startswith("nn-notebook-kernels-")]
     assert len(markers) == 1 and markers[0] != old_marker.name
