@@ -422,9 +422,9 @@ class Sequential:
         means = RunningMeans(self.metrics, self.weighted_metrics)
         chunk = self._inference_rows(x, batch_size)
         for first in range(0, len(y), chunk):  # forward a chunk of whole batches at once
-            p_chunk, z_chunk = self._outputs(
-                ops.slice_rows(x, first, min(first + chunk, len(y)), self.dtype))
-            for start in range(first, min(first + chunk, len(y)), batch_size):
+            last = min(first + chunk, len(y))
+            p_chunk, z_chunk = self._outputs(ops.slice_rows(x, first, last, self.dtype))
+            for start in range(first, last, batch_size):
                 stop = min(start + batch_size, len(y))
                 yb = y[start:stop]
                 wb = sample_weight[start:stop] if sample_weight is not None else None
